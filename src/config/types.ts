@@ -1,0 +1,129 @@
+// The kubelet's resolved settings: upstream KubeletConfiguration (kubelet.config.k8s.io/v1beta1)
+// names in camelCase where the setting is a config-file field, upstream flag names otherwise.
+// Durations are milliseconds (suffix `Ms`); the YAML and the flags spell them as Go durations.
+
+export type CgroupDriver = 'cgroupfs' | 'systemd';
+export const CGROUP_DRIVERS: readonly CgroupDriver[] = ['cgroupfs', 'systemd'];
+
+export type TaintEffect = 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+export const TAINT_EFFECTS: readonly TaintEffect[] = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'];
+
+/** A node taint to register the node with (upstream v1.Taint without timeAdded). */
+export interface Taint {
+  readonly key: string;
+  readonly value: string; // '' when absent
+  readonly effect: TaintEffect;
+}
+
+export interface KubeletConfig {
+  /** Directory (or file) of static pod manifests; '' = none. Flag --pod-manifest-path. */
+  readonly staticPodPath: string;
+  /** How often the static pod path is re-read. */
+  readonly fileCheckFrequencyMs: number;
+  /** Max period between pod syncs. */
+  readonly syncFrequencyMs: number;
+  /** CRI runtime endpoint, a unix:// URL (a bare absolute path is normalised to one). */
+  readonly containerRuntimeEndpoint: string;
+  /** CRI image endpoint; '' = use containerRuntimeEndpoint. */
+  readonly imageServiceEndpoint: string;
+  /** Timeout of every CRI call except long-running ones (pull, logs, exec). */
+  readonly runtimeRequestTimeoutMs: number;
+  /** Kubelet state directory. Flag only (--root-dir). */
+  readonly rootDir: string;
+  /** Container log directory (<dir>/<ns>_<pod>_<uid>/<container>/<n>.log); absolute. */
+  readonly podLogsDir: string;
+  /** Flag only (--hostname-override); '' = the host name. Resolved into nodeName. */
+  readonly hostnameOverride: string;
+  /** The node's name: hostnameOverride or os.hostname(), trimmed, lower-cased; a DNS-1123 subdomain. */
+  readonly nodeName: string;
+  /** Read-only HTTP port; 0 = off. */
+  readonly readOnlyPort: number;
+  /** Healthz port; 0 = off. */
+  readonly healthzPort: number;
+  readonly healthzBindAddress: string;
+  /** Bind address of the kubelet server (port). */
+  readonly address: string;
+  readonly port: number;
+  readonly cgroupDriver: CgroupDriver;
+  /** Root cgroup for pods; with cgroupsPerQOS an empty value resolves to '/'. */
+  readonly cgroupRoot: string;
+  readonly cgroupsPerQOS: boolean;
+  /** klog verbosity: flag --v / -v, config logging.verbosity. */
+  readonly verbosity: number;
+  readonly maxPods: number;
+  /** Max pids per pod; -1 = unlimited. */
+  readonly podPidsLimit: number;
+  readonly clusterDNS: readonly string[];
+  readonly clusterDomain: string;
+  /** Resolver file for pods with DNSPolicy Default/ClusterFirst; '' = none. */
+  readonly resolvConf: string;
+  readonly serializeImagePulls: boolean;
+  /** Sandbox (pause) image. Flag only (--pod-infra-container-image). */
+  readonly podInfraContainerImage: string;
+  /** Rotate a container log above this size: a resource quantity ('10Mi'). */
+  readonly containerLogMaxSize: string;
+  readonly containerLogMaxFiles: number;
+  /** Flag only: path of the kubeconfig; '' = standalone (no API server). */
+  readonly kubeconfig: string;
+  /** Flag only: bootstrap kubeconfig for TLS bootstrapping; '' = none. */
+  readonly bootstrapKubeconfig: string;
+  /** Flag only: directory of the kubelet's TLS certificates. */
+  readonly certDir: string;
+  /** Flag only: node IP(s), comma-separated, at most one per family; '' = detect. */
+  readonly nodeIP: string;
+  /** Flag only (--node-labels): labels to register the node with. */
+  readonly nodeLabels: Readonly<Record<string, string>>;
+  readonly registerNode: boolean;
+  readonly registerWithTaints: readonly Taint[];
+  /**
+   * Valid upstream KubeletConfiguration fields tskubelet accepts but does not act on, as
+   * written in the file (relative paths resolved), for /configz. Includes `logging` without
+   * its verbosity (that lives in `verbosity`).
+   */
+  readonly passThrough: Readonly<Record<string, unknown>>;
+}
+
+/** Keys of KubeletConfig that a user sets directly (by file and/or flag). */
+export type SettingKey = Exclude<keyof KubeletConfig, 'nodeName' | 'passThrough'>;
+
+/** Settings from one source (file or flags): only the keys that source set. */
+export type ConfigValues = Partial<Pick<KubeletConfig, SettingKey>>;
+
+/** Upstream defaults (v1beta1 defaulting and flag defaults), except the pause image. */
+export const KUBELET_DEFAULTS: Readonly<Pick<KubeletConfig, SettingKey>> = Object.freeze({
+  staticPodPath: '',
+  fileCheckFrequencyMs: 20_000,
+  syncFrequencyMs: 60_000,
+  containerRuntimeEndpoint: 'unix:///run/containerd/containerd.sock',
+  imageServiceEndpoint: '',
+  runtimeRequestTimeoutMs: 120_000,
+  rootDir: '/var/lib/kubelet',
+  podLogsDir: '/var/log/pods',
+  hostnameOverride: '',
+  readOnlyPort: 0,
+  healthzPort: 10248,
+  healthzBindAddress: '127.0.0.1',
+  address: '0.0.0.0',
+  port: 10250,
+  cgroupDriver: 'cgroupfs',
+  cgroupRoot: '/',
+  cgroupsPerQOS: true,
+  verbosity: 0,
+  maxPods: 110,
+  podPidsLimit: -1,
+  clusterDNS: Object.freeze([]),
+  clusterDomain: '',
+  resolvConf: '/etc/resolv.conf',
+  serializeImagePulls: true,
+  // This project's locally served pause image (upstream: registry.k8s.io/pause:3.10).
+  podInfraContainerImage: '127.0.0.1:5000/pause:3.10',
+  containerLogMaxSize: '10Mi',
+  containerLogMaxFiles: 5,
+  kubeconfig: '',
+  bootstrapKubeconfig: '',
+  certDir: '/var/lib/kubelet/pki',
+  nodeIP: '',
+  nodeLabels: Object.freeze({}),
+  registerNode: true,
+  registerWithTaints: Object.freeze([]),
+});

@@ -1,0 +1,173 @@
+// computePodActions: the pure decision at the heart of a pod sync. Given the pod's spec and the
+// runtime's state for it, what must change? (upstream: kuberuntime_manager.go computePodActions)
+// The caller executes the actions in order: kill, remove, sandbox, init container, containers.
+import type { Container, Pod } from '../kube/types.ts';
+import type { ContainerRuntimeStatus, PodRuntimeState, SandboxState } from '../pleg/runtime-state.ts';
+import { latestContainer } from '../pleg/runtime-state.ts';
+import { hashContainer } from './labels.ts';
+
+export interface ContainerToKill {
+  id: string;
+  name: string;
+  message: string; // why, for the Killing event and the log
+}
+
+export interface PodActions {
+  /** Stop every container and the sandbox (the sandbox changed, or nothing is left to run). */
+  killPod: boolean;
+  createSandbox: boolean;
+  /** The attempt number of the sandbox to create (one more than the newest). */
+  attempt: number;
+  /** The ready sandbox to start containers in, when not creating one. */
+  sandboxId: string;
+  /** The init container to start next (first run or restart after failure), if any. */
+  nextInitContainer: Container | null;
+  /** An init container failed and the restart policy is Never: the pod has failed. */
+  initFailed: boolean;
+  /** Regular containers and sidecars to (re)start, in spec order. */
+  containersToStart: Container[];
+  containersToKill: ContainerToKill[];
+  /** Dead containers beyond the one kept per name for lastState and logs (container GC). */
+  containersToRemove: string[];
+}
+
+export const isSidecar = (c: Container): boolean => c.restartPolicy === 'Always';
+
+/** Whether a container that is not running should be started again (kubecontainer.ShouldContainerBeRestarted). */
+export function shouldContainerBeRestarted(pod: Pod, status: ContainerRuntimeStatus | undefined): boolean {
+  if (!status) return true;
+  if (status.state === 'running') return false;
+  if (status.state === 'created' || status.state === 'unknown') return true;
+  const policy = pod.spec?.restartPolicy ?? 'Always';
+  if (policy === 'Never') return false;
+  if (policy === 'OnFailure') return status.exitCode !== 0;
+  return true;
+}
+
+/** Whether a new sandbox is needed, and with which attempt (upstream podSandboxChanged). */
+export function podSandboxChanged(pod: Pod, sandboxes: SandboxState[]): { create: boolean; attempt: number; sandboxId: string } {
+  const newest = sandboxes[0];
+  if (!newest) return { create: true, attempt: 0, sandboxId: '' };
+  const next = { create: true, attempt: newest.attempt + 1, sandboxId: newest.id };
+  if (sandboxes.filter((s) => s.ready).length > 1) return next;
+  if (!newest.ready) return next;
+  if (!pod.spec?.hostNetwork && !newest.ip) return next;
+  return { create: false, attempt: newest.attempt, sandboxId: newest.id };
+}
+
+function noActions(): PodActions {
+  return {
+    killPod: false,
+    createSandbox: false,
+    attempt: 0,
+    sandboxId: '',
+    nextInitContainer: null,
+    initFailed: false,
+    containersToStart: [],
+    containersToKill: [],
+    containersToRemove: [],
+  };
+}
+
+/** Dead containers to remove: per name, every exited one but the newest. */
+function deadContainersToRemove(state: PodRuntimeState): string[] {
+  const seen = new Set<string>();
+  const remove: string[] = [];
+  for (const c of state.containers) {
+    if (c.state !== 'exited') {
+      continue;
+    }
+    if (seen.has(c.name)) remove.push(c.id);
+    else seen.add(c.name);
+  }
+  return remove;
+}
+
+/**
+ * Walks the init containers in order. Returns done=true when every one has succeeded (a sidecar
+ * counts once it is running); otherwise the one to start, or initFailed.
+ */
+function computeInitContainerActions(pod: Pod, state: PodRuntimeState, actions: PodActions): boolean {
+  const policy = pod.spec?.restartPolicy ?? 'Always';
+  for (const c of pod.spec?.initContainers ?? []) {
+    const status = latestContainer(state, c.name);
+    if (isSidecar(c)) {
+      if (status?.state === 'running') continue;
+      if (status && status.state === 'exited' && status.startedAtMs > 0) {
+        // A sidecar that started once and exited is restarted alongside the main containers.
+        actions.containersToStart.push(c);
+        continue;
+      }
+      actions.nextInitContainer = c;
+      return false;
+    }
+    if (!status || status.state === 'created' || status.state === 'unknown') {
+      actions.nextInitContainer = c;
+      return false;
+    }
+    if (status.state === 'running') return false; // wait for it to finish
+    if (status.exitCode === 0) continue;
+    if (policy === 'Never') {
+      actions.initFailed = true;
+      actions.killPod = true;
+      return false;
+    }
+    actions.nextInitContainer = c; // restart the failed init container (under back-off)
+    return false;
+  }
+  return true;
+}
+
+export function computePodActions(pod: Pod, state: PodRuntimeState): PodActions {
+  const actions = noActions();
+  const spec = pod.spec;
+  const containers = spec?.containers ?? [];
+  const initContainers = spec?.initContainers ?? [];
+  const sandbox = podSandboxChanged(pod, state.sandboxes);
+  actions.attempt = sandbox.attempt;
+  actions.sandboxId = sandbox.sandboxId;
+
+  if (sandbox.create) {
+    // Everything in the old sandbox goes; what starts in the new one depends on what already ran.
+    actions.killPod = state.sandboxes.length > 0 || state.containers.some((c) => c.state === 'running');
+    const policy = spec?.restartPolicy ?? 'Always';
+    if (policy === 'Never' && sandbox.attempt > 0 && state.containers.length > 0) {
+      return actions; // the pod ran once and must not run again
+    }
+    const toStart = containers.filter((c) => {
+      const last = latestContainer(state, c.name);
+      return !(policy === 'OnFailure' && last?.state === 'exited' && last.exitCode === 0);
+    });
+    if (toStart.length === 0) return actions; // every container succeeded: nothing to run
+    actions.createSandbox = true;
+    actions.sandboxId = '';
+    if (initContainers.length > 0) actions.nextInitContainer = initContainers[0]!;
+    else actions.containersToStart = toStart;
+    return actions;
+  }
+
+  actions.containersToRemove = deadContainersToRemove(state);
+  const initDone = computeInitContainerActions(pod, state, actions);
+  if (!initDone) return actions;
+
+  let keepCount = 0;
+  for (const c of containers) {
+    const status = latestContainer(state, c.name);
+    if (!status || status.state !== 'running') {
+      if (shouldContainerBeRestarted(pod, status)) actions.containersToStart.push(c);
+      continue;
+    }
+    if (status.hash !== hashContainer(c)) {
+      actions.containersToKill.push({ id: status.id, name: c.name, message: `Container ${c.name} definition changed, will be restarted` });
+      actions.containersToStart.push(c);
+      continue;
+    }
+    keepCount++;
+  }
+  if (actions.containersToStart.filter((c) => !isSidecar(c)).length === 0 && keepCount === 0) {
+    // Every regular container has finished and none restarts: stop the sandbox (and sidecars).
+    actions.killPod = true;
+    actions.containersToStart = [];
+  }
+  return actions;
+}

@@ -1,0 +1,101 @@
+// Process entry: configuration, wiring, signals, exit code.
+// Exit codes: 0 after a clean stop (SIGTERM/SIGINT), 1 on a start-up error, 2 on bad flags/config.
+// Stopping tskubelet leaves the pods running, as upstream: the next start adopts them.
+import type { Server } from 'node:http';
+import { CriClient } from './cri/client.ts';
+import { realClock } from './common/clock.ts';
+import { errorMessage, isAbort, isInvalidInput } from './common/errors.ts';
+import { loadConfig } from './config/load.ts';
+import { Kubelet } from './kubelet.ts';
+import { createLogger, type Logger } from './observability/logger.ts';
+import { FileSource } from './podconfig/file-source.ts';
+import { listen } from './server/http.ts';
+import { describePodStatus } from './status/describe.ts';
+
+async function main(): Promise<number> {
+  let loaded;
+  try {
+    loaded = await loadConfig(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`tskubelet: ${errorMessage(err)}\n`);
+    return isInvalidInput(err) ? 2 : 1;
+  }
+  if ('help' in loaded) {
+    process.stdout.write(loaded.help);
+    return 0;
+  }
+  const { config } = loaded;
+  const logger = createLogger(config.verbosity);
+  if (process.getuid?.() !== 0) logger.warn('tskubelet is not running as root: the runtime, cgroups and log folders will likely refuse it');
+
+  const stop = new AbortController();
+  const closers: (() => Promise<void> | void)[] = [];
+  const shutdown = (why: string): void => {
+    if (stop.signal.aborted) return;
+    logger.info({ signal: why }, 'shutting down; pods keep running');
+    stop.abort(new DOMException(why, 'AbortError'));
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+
+  try {
+    const cri = new CriClient({
+      runtimeEndpoint: config.containerRuntimeEndpoint,
+      imageEndpoint: config.imageServiceEndpoint,
+      requestTimeoutMs: config.runtimeRequestTimeoutMs,
+    });
+    closers.push(() => cri.close());
+    const kubelet = new Kubelet({ config, cri, clock: realClock, logger });
+    kubelet.statusManager.onChange((pod, status) => logger.info(describePodStatus(pod, status), 'pod status'));
+    await startServers(config, kubelet, logger, closers);
+    await kubelet.waitForRuntime(stop.signal);
+    closers.push(() => kubelet.podWorkers.stop());
+    const tasks: Promise<void>[] = [kubelet.pleg.run(stop.signal)];
+    if (config.staticPodPath) {
+      const source = new FileSource({
+        dir: config.staticPodPath,
+        nodeName: config.nodeName,
+        logger,
+        clock: realClock,
+        fileCheckFrequencyMs: config.fileCheckFrequencyMs,
+        onPods: (pods) => kubelet.setPods(pods),
+      });
+      tasks.push(source.run(stop.signal));
+    } else {
+      logger.warn('no pod source: neither --pod-manifest-path (staticPodPath) nor an API server is configured');
+      kubelet.setPods([]);
+    }
+    logger.info({ nodeName: config.nodeName, staticPodPath: config.staticPodPath, runtime: config.containerRuntimeEndpoint }, 'tskubelet started');
+    await Promise.all(tasks);
+    return 0;
+  } catch (err) {
+    if (isAbort(err) && stop.signal.aborted) return 0;
+    logger.fatal({ err: errorMessage(err) }, 'tskubelet failed');
+    return 1;
+  } finally {
+    for (const close of closers.reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        logger.warn({ err: errorMessage(err) }, 'error while stopping');
+      }
+    }
+  }
+}
+
+async function startServers(config: import('./config/types.ts').KubeletConfig, kubelet: Kubelet, logger: Logger, closers: (() => Promise<void> | void)[]): Promise<void> {
+  const healthChecks = [{ name: 'pleg', check: () => kubelet.pleg.healthy() }];
+  const closeServer = (s: Server) => () => new Promise<void>((resolve) => s.close(() => resolve()));
+  if (config.healthzPort > 0) {
+    const s = await listen({ logger, healthChecks, pods: null }, config.healthzBindAddress, config.healthzPort);
+    closers.push(closeServer(s));
+    logger.info({ address: `${config.healthzBindAddress}:${config.healthzPort}` }, 'healthz server listening');
+  }
+  if (config.readOnlyPort > 0) {
+    const s = await listen({ logger, healthChecks, pods: () => kubelet.statusManager.list() }, config.address, config.readOnlyPort);
+    closers.push(closeServer(s));
+    logger.info({ address: `${config.address}:${config.readOnlyPort}` }, 'read-only server listening');
+  }
+}
+
+process.exitCode = await main();

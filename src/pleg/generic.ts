@@ -1,0 +1,84 @@
+// PLEG, the pod lifecycle event generator (upstream pkg/kubelet/pleg/generic.go): relists the
+// runtime's sandboxes and containers every relist period (1 s, as upstream) and tells the pod
+// workers which pods changed. It reads two list calls per relist, whatever the number of pods;
+// the workers read the details of the pods that changed.
+import type { RuntimeService } from '../cri/client.ts';
+import type { Clock } from '../common/clock.ts';
+import { errorMessage, isAbort } from '../common/errors.ts';
+import type { Logger } from '../observability/logger.ts';
+import { LABEL_MANAGED_BY, LABEL_POD_UID } from '../kuberuntime/labels.ts';
+
+/** Upstream relists every second; a relist older than 3 minutes makes the PLEG unhealthy. */
+export const RELIST_PERIOD_MS = 1_000;
+export const RELIST_THRESHOLD_MS = 3 * 60_000;
+
+export interface PlegDeps {
+  runtime: RuntimeService;
+  clock: Clock;
+  logger: Logger;
+  /** A pod's sandboxes or containers changed state (created, started, exited, removed). */
+  onPodChanged: (uid: string) => void;
+  /** After each relist: every pod UID that has a sandbox created by this agent. */
+  onRelist: (uids: Set<string>) => void;
+  relistPeriodMs?: number;
+}
+
+export class GenericPleg {
+  private readonly deps: PlegDeps;
+  private fingerprints = new Map<string, string>();
+  private lastRelistMs = 0;
+
+  constructor(deps: PlegDeps) {
+    this.deps = deps;
+  }
+
+  /** Healthy while the last successful relist is recent (for /healthz). */
+  healthy(): { ok: boolean; message: string } {
+    const age = this.deps.clock.now() - this.lastRelistMs;
+    if (this.lastRelistMs === 0 || age <= RELIST_THRESHOLD_MS) return { ok: true, message: '' };
+    return { ok: false, message: `pleg was last seen active ${Math.round(age / 1000)}s ago; threshold is ${RELIST_THRESHOLD_MS / 1000}s` };
+  }
+
+  /** Relists until the signal aborts. Never rejects except on abort. */
+  async run(signal: AbortSignal): Promise<void> {
+    const period = this.deps.relistPeriodMs ?? RELIST_PERIOD_MS;
+    while (!signal.aborted) {
+      try {
+        await this.relist(signal);
+      } catch (err) {
+        if (isAbort(err) && signal.aborted) return;
+        this.deps.logger.warn({ component: 'pleg', err: errorMessage(err) }, 'relist failed');
+      }
+      try {
+        await this.deps.clock.sleep(period, signal);
+      } catch {
+        return;
+      }
+    }
+  }
+
+  async relist(signal?: AbortSignal): Promise<void> {
+    const { runtime } = this.deps;
+    const [sandboxes, containers] = await Promise.all([runtime.listPodSandbox(undefined, signal), runtime.listContainers(undefined, signal)]);
+    const parts = new Map<string, string[]>();
+    const managed = new Set<string>();
+    const add = (uid: string | undefined, part: string): void => {
+      if (!uid) return;
+      let list = parts.get(uid);
+      if (!list) parts.set(uid, (list = []));
+      list.push(part);
+    };
+    for (const s of sandboxes) {
+      add(s.labels[LABEL_POD_UID], `s:${s.id}:${s.state}`);
+      if (s.labels[LABEL_MANAGED_BY] && s.labels[LABEL_POD_UID]) managed.add(s.labels[LABEL_POD_UID]);
+    }
+    for (const c of containers) add(c.labels[LABEL_POD_UID], `c:${c.id}:${c.state}`);
+    const next = new Map<string, string>();
+    for (const [uid, list] of parts) next.set(uid, list.sort().join(','));
+    for (const [uid, fp] of next) if (this.fingerprints.get(uid) !== fp) this.deps.onPodChanged(uid);
+    for (const uid of this.fingerprints.keys()) if (!next.has(uid)) this.deps.onPodChanged(uid);
+    this.fingerprints = next;
+    this.lastRelistMs = this.deps.clock.now();
+    this.deps.onRelist(managed);
+  }
+}

@@ -1,0 +1,140 @@
+// Pod configuration: merges the full snapshots each pod source sends (today the static pod
+// file source) into a stream of changes for the pod workers, as upstream's
+// pkg/kubelet/config/config.go (PodConfig, podStorage.merge) in incremental mode.
+import type { Pod } from '../kube/types.ts';
+import type { Logger } from '../observability/logger.ts';
+import { errorMessage, isAbort } from '../common/errors.ts';
+import { CONFIG_SEEN_ANNOTATION, canonicalJson } from './manifest.ts';
+
+/** What changed in one source's pods. Pods are shared: consumers must treat them as read-only. */
+export interface PodChange {
+  /** The source that sent the snapshot ('file'). */
+  source: string;
+  /** True for the first snapshot of the source, sent even when empty: the source is now synced. */
+  initial: boolean;
+  /** Pods whose UID the source did not have before. */
+  added: Pod[];
+  /** Pods with a known UID and different content (labels, annotations...), config.seen kept. */
+  updated: Pod[];
+  /** Pods whose UID the source no longer has (as last known). */
+  removed: Pod[];
+}
+
+/** A source of pods: runs until `signal` aborts, sending full snapshots to the callback it was made with. */
+export interface PodSource {
+  run(signal: AbortSignal): Promise<void>;
+}
+
+const uidOf = (pod: Pod): string => pod.metadata?.uid ?? '';
+
+/** A pod's content as compared for updates: everything but the config.seen annotation. */
+function contentKey(pod: Pod): string {
+  const annotations = { ...pod.metadata?.annotations };
+  delete annotations[CONFIG_SEEN_ANNOTATION];
+  return canonicalJson({ ...pod, metadata: { ...pod.metadata, annotations } });
+}
+
+/**
+ * Compares a source's known pods (by UID) with its new full snapshot. Added: new UIDs; removed:
+ * UIDs gone; updated: same UID, different content other than config.seen — the updated pod keeps
+ * the first-seen time of the known one (upstream checkAndUpdatePod). Pods without a UID are
+ * ignored; a UID twice in `next` counts once (the first). Pure.
+ */
+export function diffPods(prev: ReadonlyMap<string, Pod>, next: readonly Pod[]): { added: Pod[]; updated: Pod[]; removed: Pod[] } {
+  const added: Pod[] = [];
+  const updated: Pod[] = [];
+  const seen = new Set<string>();
+  for (const pod of next) {
+    const uid = uidOf(pod);
+    if (uid === '' || seen.has(uid)) continue;
+    seen.add(uid);
+    const old = prev.get(uid);
+    if (old === undefined) added.push(pod);
+    else if (contentKey(old) !== contentKey(pod)) {
+      const firstSeen = old.metadata?.annotations?.[CONFIG_SEEN_ANNOTATION];
+      const annotations = { ...pod.metadata?.annotations };
+      if (firstSeen !== undefined) annotations[CONFIG_SEEN_ANNOTATION] = firstSeen;
+      else delete annotations[CONFIG_SEEN_ANNOTATION];
+      updated.push({ ...pod, metadata: { ...pod.metadata, annotations } });
+    }
+  }
+  const removed = [...prev.values()].filter((p) => !seen.has(uidOf(p)));
+  return { added, updated, removed };
+}
+
+export interface PodConfigDeps {
+  logger: Logger;
+  /** Called synchronously for each change; an exception is logged, not propagated to the source. */
+  onChange: (change: PodChange) => void;
+}
+
+/**
+ * Owns the pod sources and their pods. Each source sends full snapshots (upstream's SET
+ * operation) to the callback from `channel(source)`; PodConfig turns them into PodChanges:
+ * one for the first snapshot of a source (even empty), then one per snapshot that changed
+ * something.
+ */
+export class PodConfig {
+  private readonly deps: PodConfigDeps;
+  private readonly logger: Logger;
+  private readonly bySource = new Map<string, Map<string, Pod>>();
+  private readonly sources: { name: string; source: PodSource }[] = [];
+
+  constructor(deps: PodConfigDeps) {
+    this.deps = deps;
+    this.logger = deps.logger.child({ component: 'podconfig' });
+  }
+
+  /** The callback a source calls with each full snapshot of its pods (upstream Channel). */
+  channel(source: string): (pods: Pod[]) => void {
+    return (pods) => this.update(source, pods);
+  }
+
+  /** Adds a source, made with its snapshot callback; it starts with `run`. */
+  addSource(name: string, create: (onPods: (pods: Pod[]) => void) => PodSource): void {
+    this.sources.push({ name, source: create(this.channel(name)) });
+  }
+
+  /** Runs every added source until `signal` aborts; resolves once they all returned. */
+  async run(signal: AbortSignal): Promise<void> {
+    await Promise.all(
+      this.sources.map(async ({ name, source }) => {
+        try {
+          await source.run(signal);
+        } catch (err) {
+          if (!isAbort(err)) this.logger.error({ source: name, err: errorMessage(err) }, 'pod source failed');
+        }
+      }),
+    );
+  }
+
+  /** True once every source added with addSource has sent its first snapshot (upstream SeenAllSources). */
+  seenAllSources(): boolean {
+    return this.sources.every(({ name }) => this.bySource.has(name));
+  }
+
+  /** All current pods, of every source. */
+  pods(): Pod[] {
+    return [...this.bySource.values()].flatMap((m) => [...m.values()]);
+  }
+
+  private update(source: string, pods: Pod[]): void {
+    const prev = this.bySource.get(source);
+    const initial = prev === undefined;
+    const known = prev ?? new Map<string, Pod>();
+    const diff = diffPods(known, pods);
+    for (const p of diff.removed) known.delete(uidOf(p));
+    for (const p of [...diff.added, ...diff.updated]) known.set(uidOf(p), p);
+    this.bySource.set(source, known);
+    if (!initial && diff.added.length + diff.updated.length + diff.removed.length === 0) return;
+    this.logger.debug(
+      { source, added: diff.added.length, updated: diff.updated.length, removed: diff.removed.length },
+      'pod configuration changed',
+    );
+    try {
+      this.deps.onChange({ source, initial, ...diff });
+    } catch (err) {
+      this.logger.error({ source, err: errorMessage(err) }, 'pod change handler failed');
+    }
+  }
+}

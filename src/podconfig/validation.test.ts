@@ -1,0 +1,106 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Pod } from '../kube/types.ts';
+import { applyPodDefaults } from './defaults.ts';
+import { isDns1123Label, isDns1123Subdomain, isEnvVarName, isIanaSvcName, validatePod } from './validation.ts';
+
+test('name predicates', () => {
+  assert.ok(isDns1123Label('web-1'));
+  assert.ok(!isDns1123Label('Web'));
+  assert.ok(!isDns1123Label('-web'));
+  assert.ok(!isDns1123Label('a'.repeat(64)));
+  assert.ok(!isDns1123Label('a.b'));
+  assert.ok(isDns1123Subdomain('a.b-c.d'));
+  assert.ok(!isDns1123Subdomain('a..b'));
+  assert.ok(!isDns1123Subdomain('a'.repeat(254)));
+  assert.ok(isIanaSvcName('http'));
+  assert.ok(isIanaSvcName('h2c-8080'));
+  assert.ok(!isIanaSvcName('8080'), 'needs a letter');
+  assert.ok(!isIanaSvcName('a--b'));
+  assert.ok(!isIanaSvcName('abcdefghijklmnop'), '16 characters');
+  assert.ok(isEnvVarName('MY_VAR'));
+  assert.ok(isEnvVarName('my.var-1'));
+  assert.ok(!isEnvVarName('A=B'));
+  assert.ok(!isEnvVarName(''));
+  assert.ok(!isEnvVarName('A\nB'));
+});
+
+const valid = (): Pod =>
+  applyPodDefaults({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'web' },
+    spec: {
+      initContainers: [{ name: 'init', image: 'busybox:1.36' }, { name: 'sidecar', image: 'busybox:1.36', restartPolicy: 'Always', readinessProbe: { exec: { command: ['true'] } } }],
+      containers: [
+        {
+          name: 'main',
+          image: 'busybox:1.36',
+          ports: [{ containerPort: 8080, name: 'http' }],
+          env: [{ name: 'A', value: 'x' }, { name: 'N', valueFrom: { fieldRef: { fieldPath: "metadata.labels['app']" } } }],
+          resources: { requests: { cpu: '100m', memory: '16Mi' }, limits: { cpu: '1', memory: '64Mi' } },
+          volumeMounts: [{ name: 'data', mountPath: '/data' }],
+          livenessProbe: { httpGet: { port: 'http' } },
+        },
+      ],
+      volumes: [{ name: 'data', emptyDir: {} }],
+    },
+  });
+
+const fields = (pod: unknown): string[] => validatePod(pod).map((e) => e.field);
+
+test('validatePod: a full valid pod has no errors', () => {
+  assert.deepEqual(validatePod(valid()), []);
+});
+
+test('validatePod: each broken field is reported by path', () => {
+  const cases: [string, (p: Pod) => void][] = [
+    ['metadata.name', (p) => (p.metadata!.name = 'Web')],
+    ['metadata.namespace', (p) => (p.metadata!.namespace = 'a.b')],
+    ['metadata.labels["app"]', (p) => (p.metadata!.labels = { app: 1 as unknown as string })],
+    ['spec.containers', (p) => (p.spec!.containers = [])],
+    ['spec.restartPolicy', (p) => (p.spec!.restartPolicy = 'Sometimes')],
+    ['spec.terminationGracePeriodSeconds', (p) => (p.spec!.terminationGracePeriodSeconds = -1)],
+    ['spec.hostNetwork', (p) => ((p.spec as Record<string, unknown>).hostNetwork = 'yes')],
+    ['spec.containers[0].name', (p) => (p.spec!.containers[0]!.name = 'init')],
+    ['spec.containers[0].name', (p) => (p.spec!.containers[0]!.name = 'Main')],
+    ['spec.containers[0].image', (p) => (p.spec!.containers[0]!.image = '')],
+    ['spec.containers[0].imagePullPolicy', (p) => (p.spec!.containers[0]!.imagePullPolicy = 'Sometimes')],
+    ['spec.containers[0].restartPolicy', (p) => (p.spec!.containers[0]!.restartPolicy = 'Always')],
+    ['spec.initContainers[0].restartPolicy', (p) => (p.spec!.initContainers![0]!.restartPolicy = 'OnFailure')],
+    ['spec.initContainers[0].livenessProbe', (p) => (p.spec!.initContainers![0]!.livenessProbe = { exec: { command: ['true'] } })],
+    ['spec.containers[0].ports[0].containerPort', (p) => (p.spec!.containers[0]!.ports![0]!.containerPort = 0)],
+    ['spec.containers[0].ports[0].protocol', (p) => (p.spec!.containers[0]!.ports![0]!.protocol = 'HTTP')],
+    ['spec.containers[0].ports[1].name', (p) => p.spec!.containers[0]!.ports!.push({ containerPort: 9090, name: 'http', protocol: 'TCP' })],
+    ['spec.containers[0].ports[0].name', (p) => (p.spec!.containers[0]!.ports![0]!.name = 'a-very-long-port-name')],
+    ['spec.containers[0].env[0].name', (p) => (p.spec!.containers[0]!.env![0]!.name = 'A=B')],
+    ['spec.containers[0].env[1].valueFrom.fieldRef.fieldPath', (p) => (p.spec!.containers[0]!.env![1]!.valueFrom!.fieldRef!.fieldPath = 'spec.bogus')],
+    ['spec.containers[0].resources.limits["memory"]', (p) => (p.spec!.containers[0]!.resources!.limits!.memory = '64 MB')],
+    ['spec.containers[0].resources.requests["cpu"]', (p) => (p.spec!.containers[0]!.resources!.requests!.cpu = '2')],
+    ['spec.containers[0].volumeMounts[0].name', (p) => (p.spec!.containers[0]!.volumeMounts![0]!.name = 'nope')],
+    ['spec.containers[0].livenessProbe', (p) => (p.spec!.containers[0]!.livenessProbe = { exec: { command: ['x'] }, httpGet: { port: 80 } })],
+    ['spec.containers[0].livenessProbe.successThreshold', (p) => (p.spec!.containers[0]!.livenessProbe!.successThreshold = 2)],
+    ['spec.volumes[0]', (p) => (p.spec!.volumes![0] = { name: 'data', emptyDir: {}, hostPath: { path: '/x' } })],
+  ];
+  for (const [field, mutate] of cases) {
+    const pod = valid();
+    mutate(pod);
+    assert.ok(fields(pod).includes(field), `${field}: got ${JSON.stringify(validatePod(pod))}`);
+  }
+});
+
+test('validatePod: host ports must be unique and equal container ports on the host network', () => {
+  const pod = valid();
+  pod.spec!.hostNetwork = true;
+  pod.spec!.containers[0]!.ports = [{ containerPort: 8080, hostPort: 9090, protocol: 'TCP' }];
+  assert.ok(fields(pod).includes('spec.containers[0].ports[0].hostPort'));
+  const other = valid();
+  other.spec!.containers.push({ name: 'second', image: 'x', ports: [{ containerPort: 81, hostPort: 80, protocol: 'TCP' }] });
+  other.spec!.containers[0]!.ports = [{ containerPort: 80, hostPort: 80, protocol: 'TCP' }];
+  assert.deepEqual(fields(other), ['spec.containers[1].ports[0].hostPort']);
+});
+
+test('validatePod: not an object, wrong kind', () => {
+  assert.deepEqual(fields(null), ['']);
+  assert.ok(fields({ apiVersion: 'v2', kind: 'Deployment', metadata: { name: 'x', namespace: 'default' }, spec: { containers: [] } }).includes('kind'));
+});
