@@ -11,6 +11,7 @@ import { errorMessage, isNotFound } from './common/errors.ts';
 import type { KubeletConfig } from './config/types.ts';
 import { LoggingEventRecorder, type EventRecorder } from './kube/events.ts';
 import type { Pod } from './kube/types.ts';
+import type { PodChange } from './podconfig/pod-config.ts';
 import { ImageManager } from './kuberuntime/images.ts';
 import { KubeRuntimeManager } from './kuberuntime/runtime-manager.ts';
 import { CONTAINER_LOGS_DIR } from './logs/paths.ts';
@@ -33,6 +34,8 @@ export interface KubeletDeps {
   clock: Clock;
   logger: Logger;
   recorder?: EventRecorder;
+  /** True once every pod source has sent its first snapshot (upstream SeenAllSources). */
+  sourcesReady: () => boolean;
 }
 
 export class Kubelet implements PodSyncer {
@@ -43,7 +46,6 @@ export class Kubelet implements PodSyncer {
   private readonly runtimeManager: KubeRuntimeManager;
   private readonly hostIP: string;
   private readonly pods = new Map<string, Pod>(); // desired pods by UID, from the sources
-  private sourcesReady = false;
   private runtimeName = 'containerd';
   private readonly terminationMessages = new Map<string, string>(); // by container id
   /** Per pod UID: waiting reasons from its last sync, for the status. */
@@ -83,6 +85,7 @@ export class Kubelet implements PodSyncer {
         resolvConf: config.resolvConf,
         podPidsLimit: config.podPidsLimit,
         memoryCapacityBytes: totalmem(),
+        hostIP: this.hostIP,
       },
     });
     this.podWorkers = new PodWorkers({ syncer: this, clock, logger, resyncIntervalMs: config.syncFrequencyMs, maxConcurrentSyncs: MAX_CONCURRENT_SYNCS });
@@ -111,22 +114,21 @@ export class Kubelet implements PodSyncer {
     }
   }
 
-  /** Applies a pod source snapshot: new pods start, changed pods update, missing pods stop. */
-  setPods(pods: Pod[]): void {
-    const next = new Map(pods.map((p) => [p.metadata?.uid ?? '', p]));
-    for (const [uid, pod] of this.pods) if (!next.has(uid)) this.podWorkers.terminatePod(pod);
-    for (const [uid, pod] of next) {
-      const old = this.pods.get(uid);
-      if (!old || JSON.stringify(old) !== JSON.stringify(pod)) this.podWorkers.syncPod(pod);
+  /** Applies what changed in the pod sources: new pods start, changed pods update, removed pods stop. */
+  applyPodChange(change: PodChange): void {
+    for (const pod of change.removed) {
+      this.pods.delete(pod.metadata?.uid ?? '');
+      this.podWorkers.terminatePod(pod);
     }
-    this.pods.clear();
-    for (const [uid, pod] of next) this.pods.set(uid, pod);
-    this.sourcesReady = true;
+    for (const pod of [...change.added, ...change.updated]) {
+      this.pods.set(pod.metadata?.uid ?? '', pod);
+      this.podWorkers.syncPod(pod);
+    }
   }
 
   /** Pods the runtime has that no source wants and no worker handles: kill and remove them. */
   private cleanupOrphans(runtimeUIDs: Set<string>): void {
-    if (!this.sourcesReady) return; // until the sources have spoken, every pod may still be wanted
+    if (!this.deps.sourcesReady()) return; // until every source has spoken, any pod may still be wanted
     const known = this.podWorkers.knownPods();
     for (const uid of runtimeUIDs) {
       if (known.has(uid) || this.pods.has(uid)) continue;

@@ -9,6 +9,7 @@ import { loadConfig } from './config/load.ts';
 import { Kubelet } from './kubelet.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { FileSource } from './podconfig/file-source.ts';
+import { PodConfig } from './podconfig/pod-config.ts';
 import { listen } from './server/http.ts';
 import { describePodStatus } from './status/describe.ts';
 
@@ -45,26 +46,27 @@ async function main(): Promise<number> {
       requestTimeoutMs: config.runtimeRequestTimeoutMs,
     });
     closers.push(() => cri.close());
-    const kubelet = new Kubelet({ config, cri, clock: realClock, logger });
+    // Data flow: pod sources -> pod config (changes) -> kubelet (pod workers) -> runtime -> PLEG -> status.
+    let kubelet: Kubelet | undefined;
+    const podConfig = new PodConfig({ logger, onChange: (change) => kubelet?.applyPodChange(change) });
+    kubelet = new Kubelet({ config, cri, clock: realClock, logger, sourcesReady: () => podConfig.seenAllSources() });
     kubelet.statusManager.onChange((pod, status) => logger.info(describePodStatus(pod, status), 'pod status'));
     await startServers(config, kubelet, logger, closers);
     await kubelet.waitForRuntime(stop.signal);
     closers.push(() => kubelet.podWorkers.stop());
-    const tasks: Promise<void>[] = [kubelet.pleg.run(stop.signal)];
     if (config.staticPodPath) {
-      const source = new FileSource({
+      podConfig.addSource('file', (onPods) => new FileSource({
         dir: config.staticPodPath,
         nodeName: config.nodeName,
         logger,
         clock: realClock,
         fileCheckFrequencyMs: config.fileCheckFrequencyMs,
-        onPods: (pods) => kubelet.setPods(pods),
-      });
-      tasks.push(source.run(stop.signal));
+        onPods,
+      }));
     } else {
       logger.warn('no pod source: neither --pod-manifest-path (staticPodPath) nor an API server is configured');
-      kubelet.setPods([]);
     }
+    const tasks = [kubelet.pleg.run(stop.signal), podConfig.run(stop.signal)];
     logger.info({ nodeName: config.nodeName, staticPodPath: config.staticPodPath, runtime: config.containerRuntimeEndpoint }, 'tskubelet started');
     await Promise.all(tasks);
     return 0;

@@ -1,12 +1,9 @@
 // Pod QoS class (upstream pkg/apis/core/v1/helper/qos) and pod criticality (pkg/kubelet/types).
 // Pure functions over the pod spec. Quantities are compared exactly (in nanos, see quantity.ts).
 import type { Container, Pod, ResourceRequirements } from '../kube/types.ts';
-import { parseQuantityNanos, type QuantityInput } from './quantity.ts';
+import { listNanos, type ResourceList } from './quantity.ts';
 
 export type QOSClass = 'Guaranteed' | 'Burstable' | 'BestEffort';
-
-/** A resource list as found in a spec: resource name -> quantity. */
-export type ResourceList = Record<string, QuantityInput>;
 
 /** Only these resources decide the QoS class (upstream supportedQoSComputeResources). */
 const QOS_RESOURCES = ['cpu', 'memory'];
@@ -31,10 +28,8 @@ export function effectiveRequests(resources: ResourceRequirements | undefined): 
 function addPositive(sums: Map<string, bigint>, list: ResourceList | undefined): Set<string> {
   const found = new Set<string>();
   for (const name of QOS_RESOURCES) {
-    const q = list?.[name];
-    if (q === undefined) continue;
-    const nanos = parseQuantityNanos(q);
-    if (nanos <= 0n) continue;
+    const nanos = listNanos(list, name);
+    if (nanos === 0n) continue;
     found.add(name);
     sums.set(name, (sums.get(name) ?? 0n) + nanos);
   }

@@ -18,6 +18,9 @@ import { invalidInput } from '../common/errors.ts';
 /** A quantity as found in a pod spec: text, or a number when YAML/JSON gave one. */
 export type QuantityInput = string | number;
 
+/** A resource list as found in a spec: resource name -> quantity. */
+export type ResourceList = Record<string, QuantityInput>;
+
 const FORMAT_ERROR = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
 const SYNTAX = /^([+-]?)(\d*)(?:\.(\d*))?([eEinumkKMGTP]*[+-]?\d*)$/;
 const DECIMAL_SUFFIXES = new Map([['n', -9], ['u', -6], ['m', -3], ['', 0], ['k', 3], ['M', 6], ['G', 9], ['T', 12], ['P', 15], ['E', 18]]);
@@ -106,14 +109,23 @@ export const nanosToValue = (nanos: bigint): number => roundAwayFromZero(nanos, 
 export const parseQuantity = (q: QuantityInput): number => nanosToNumber(parseQuantityNanos(q));
 
 /**
- * As parseQuantity, but a negative value is InvalidInput too: resource requests, limits and
+ * As parseQuantityNanos, but a negative value is InvalidInput too: resource requests, limits and
  * capacities may not be negative (upstream ValidateNonnegativeQuantity).
  */
-export function parseNonNegativeQuantity(q: QuantityInput): number {
+export function parseNonNegativeQuantityNanos(q: QuantityInput): bigint {
   const nanos = parseQuantityNanos(q);
   if (nanos < 0n) throw invalidInput(`invalid quantity ${JSON.stringify(String(q))}: must be greater than or equal to 0`);
-  return nanosToNumber(nanos);
+  return nanos;
 }
+
+/** The named quantity of a resource list in nanos; 0n when absent. Throws InvalidInput, also when negative. */
+export function listNanos(list: ResourceList | undefined, name: string): bigint {
+  const q = list?.[name];
+  return q === undefined ? 0n : parseNonNegativeQuantityNanos(q);
+}
+
+/** As parseQuantity, but a negative value is InvalidInput too (see parseNonNegativeQuantityNanos). */
+export const parseNonNegativeQuantity = (q: QuantityInput): number => nanosToNumber(parseNonNegativeQuantityNanos(q));
 
 /** Upstream MilliValue(): '100m' -> 100, '0.1m' -> 1 (rounded up). Throws InvalidInput. */
 export const milliValue = (q: QuantityInput): number => nanosToMilli(parseQuantityNanos(q));

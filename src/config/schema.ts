@@ -210,7 +210,8 @@ export const SETTINGS: { readonly [K in SettingKey]: Setting } = {
     rule: {
       expect: 'taints key=value:effect with a valid key and value and effect NoSchedule, PreferNoSchedule or NoExecute',
       test: (v) => Array.isArray(v) && v.every(
-        (t: { key?: unknown; value?: unknown }) => isString(t.key) && isQualifiedName(t.key) && isString(t.value) && isLabelValue(t.value)),
+        (t: unknown) => typeof t === 'object' && t !== null && 'key' in t && 'value' in t &&
+          isString(t.key) && isQualifiedName(t.key) && isString(t.value) && isLabelValue(t.value)),
     },
     help: 'Taints to register the node with: comma-separated key=value:Effect.',
   },

@@ -129,7 +129,7 @@ export function computePodActions(pod: Pod, state: PodRuntimeState): PodActions 
 
   if (sandbox.create) {
     // Everything in the old sandbox goes; what starts in the new one depends on what already ran.
-    actions.killPod = state.sandboxes.length > 0 || state.containers.some((c) => c.state === 'running');
+    actions.killPod = state.sandboxes.some((s) => s.ready) || state.containers.some((c) => c.state === 'running');
     const policy = spec?.restartPolicy ?? 'Always';
     if (policy === 'Never' && sandbox.attempt > 0 && state.containers.length > 0) {
       return actions; // the pod ran once and must not run again

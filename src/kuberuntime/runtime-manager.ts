@@ -22,6 +22,7 @@ import { ANNOTATION_GRACE_PERIOD, hashContainer } from './labels.ts';
 import { computePodActions, isSidecar } from './pod-actions.ts';
 import { buildSandboxConfig, podHostname } from './sandbox-config.ts';
 import { expandContainerCommandAndArgs, makeEnvironment } from './envvars.ts';
+import { containerVolumeMounts } from '../volumes/volumes.ts';
 
 export interface RuntimeManagerConfig {
   nodeName: string;
@@ -36,6 +37,7 @@ export interface RuntimeManagerConfig {
   resolvConf: string;
   podPidsLimit: number;
   memoryCapacityBytes: number;
+  hostIP: string; // status.hostIP, for env fieldRefs
 }
 
 export interface RuntimeManagerDeps {
@@ -243,21 +245,22 @@ export class KubeRuntimeManager {
     let envs: { key: string; value: string }[];
     let command: string[];
     let args: string[];
+    const podDir = this.podDir(uid);
+    const mounts: Mount[] = [];
     try {
-      const env = makeEnvironment(container, pod, { podIP: podIPs[0], podIPs, nodeName: this.deps.config.nodeName, hostIP: '' });
+      const env = makeEnvironment(container, pod, { podIP: podIPs[0], podIPs, nodeName: this.deps.config.nodeName, hostIP: this.deps.config.hostIP });
       ({ command, args } = expandContainerCommandAndArgs(container, env));
       envs = env.map((e) => ({ key: e.name, value: e.value }));
+      mounts.push(...(await containerVolumeMounts(pod, container, podDir)));
     } catch (err) {
       const msg = errorMessage(err);
       recorder.event(pod, 'Warning', 'Failed', `Error: ${msg}`);
       throw new ContainerStartError('CreateContainerConfigError', msg, { code: 'InvalidInput', retryAfterMs: 10_000, cause: err });
     }
 
-    const podDir = this.podDir(uid);
     const logDir = this.logDir(pod);
     const logPath = containerLogRelativePath(container.name, restartCount);
     await mkdir(`${logDir}/${container.name}`, { recursive: true, mode: 0o755 });
-    const mounts: Mount[] = [];
     if (!pod.spec?.hostNetwork) mounts.push({ container_path: '/etc/hosts', host_path: `${podDir}/etc-hosts`, readonly: false });
     let terminationMessageHostPath = '';
     if (container.terminationMessagePath) {

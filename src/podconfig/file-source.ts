@@ -31,6 +31,9 @@ import { MAX_MANIFEST_BYTES, parseManifestFile, withConfigSeen, type ParsedManif
 /** Wait after a file system event before rescanning (ms): coalesces an editor's several writes. */
 export const WATCH_DEBOUNCE_MS = 100;
 
+/** Key of the static pod path's own problem in FileSource.problems (file keys are absolute paths). */
+const PATH_PROBLEM = '';
+
 export interface FileSourceDeps {
   /** The static pod path: a folder of manifests (or a single manifest file, as upstream allows). */
   dir: string;
@@ -158,17 +161,17 @@ export class FileSource {
         const scan = st.isFile() ? await this.readManifest(this.dir) : undefined;
         scans = scan === undefined ? [] : [scan];
       }
-      this.clearProblem(this.dir);
+      this.problems.delete(PATH_PROBLEM);
     } catch (err) {
       this.dirIno = undefined;
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') {
-        this.reportProblem(this.dir, 'does not exist', (reason) =>
+        this.reportProblem(PATH_PROBLEM, 'does not exist', (reason) =>
           this.logger.warn({ path: this.dir, reason }, 'static pod path does not exist, retrying at each rescan'),
         );
         scans = [];
       } else {
-        this.reportProblem(this.dir, errorMessage(err), (reason) =>
+        this.reportProblem(PATH_PROBLEM, errorMessage(err), (reason) =>
           this.logger.error({ path: this.dir, reason }, 'cannot read static pod path, keeping its last pods'),
         );
         if (this.lastSent === undefined) this.send([]);
@@ -208,7 +211,7 @@ export class FileSource {
   private logScan(scans: FileScan[], selection: PodSelection): void {
     const present = new Set(scans.map((s) => s.file));
     for (const file of this.parsed.keys()) if (!present.has(file)) this.parsed.delete(file);
-    for (const file of this.problems.keys()) if (file !== this.dir && !present.has(file)) this.problems.delete(file);
+    for (const file of this.problems.keys()) if (file !== PATH_PROBLEM && !present.has(file)) this.problems.delete(file);
     for (const scan of scans) {
       const reason = scan.status === 'unreadable' ? scan.reason : scan.errors.join('; ');
       if (reason === '') {
@@ -243,10 +246,6 @@ export class FileSource {
     log(reason);
   }
 
-  private clearProblem(key: string): void {
-    this.problems.delete(key);
-  }
-
   /** Stamps the first-seen time and sends the snapshot when its pods differ from the last one sent. */
   private send(pods: Pod[]): void {
     const uids = pods.map((p) => p.metadata?.uid ?? '');
@@ -265,7 +264,11 @@ export class FileSource {
     });
     this.lastSent = key;
     this.logger.debug({ pods: stamped.length }, 'static pods changed');
-    this.deps.onPods(stamped);
+    try {
+      this.deps.onPods(stamped);
+    } catch (err) {
+      this.logger.error({ reason: errorMessage(err) }, 'static pod snapshot handler failed');
+    }
   }
 
   private ensureWatcher(signal: AbortSignal): void {

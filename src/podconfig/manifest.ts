@@ -134,7 +134,7 @@ export interface ParsedManifest {
  * its static pod identity on `nodeName`; `fileName` (the path as the source knows it) names errors
  * and is part of the UID. A document with problems contributes errors and no pod; the other
  * documents still give pods (the caller decides whether a file with errors is used at all).
- * Never throws.
+ * A file without any pod is an error. Never throws.
  */
 export function parseManifestFile(fileName: string, text: string, nodeName: string): ParsedManifest {
   const pods: Pod[] = [];
@@ -197,13 +197,16 @@ export function parseManifestFile(fileName: string, text: string, nodeName: stri
       const key = `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
       const first = seenNames.get(key);
       if (first !== undefined) {
-        errors.push(`${at}: metadata.name: pod ${key} is already defined by ${first}`);
+        errors.push(`${at}: metadata.name: pod ${key} is already defined by ${first.slice(fileName.length + 2)}`);
         continue;
       }
       seenNames.set(key, at);
       pods.push(pod);
     }
   });
+  // Upstream refuses a file without a pod too. It matters here: an editor that truncates a file
+  // before writing it must not look like "this file now wants no pods".
+  if (pods.length === 0 && errors.length === 0) errors.push(`${fileName}: no pod in the file (empty, or only empty documents)`);
   return { pods, errors };
 }
 

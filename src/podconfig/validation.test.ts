@@ -61,7 +61,7 @@ test('validatePod: each broken field is reported by path', () => {
     ['spec.containers', (p) => (p.spec!.containers = [])],
     ['spec.restartPolicy', (p) => (p.spec!.restartPolicy = 'Sometimes')],
     ['spec.terminationGracePeriodSeconds', (p) => (p.spec!.terminationGracePeriodSeconds = -1)],
-    ['spec.hostNetwork', (p) => ((p.spec as Record<string, unknown>).hostNetwork = 'yes')],
+    ['spec.hostNetwork', (p) => ((p.spec as unknown as Record<string, unknown>).hostNetwork = 'yes')],
     ['spec.containers[0].name', (p) => (p.spec!.containers[0]!.name = 'init')],
     ['spec.containers[0].name', (p) => (p.spec!.containers[0]!.name = 'Main')],
     ['spec.containers[0].image', (p) => (p.spec!.containers[0]!.image = '')],

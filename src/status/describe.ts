@@ -15,7 +15,8 @@ export function describePodStatus(pod: Pod, status: PodStatus): PodStatusSummary
   const containers = status.containerStatuses ?? [];
   const inits = status.initContainerStatuses ?? [];
   let shown: string = status.phase ?? 'Unknown';
-  const initIndex = inits.findIndex((s) => !(s.state?.terminated?.exitCode === 0) && !(s.started && s.state?.running));
+  const sidecar = (name: string): boolean => pod.spec?.initContainers?.some((c) => c.name === name && c.restartPolicy === 'Always') ?? false;
+  const initIndex = inits.findIndex((s) => !(s.state?.terminated?.exitCode === 0) && !(sidecar(s.name) && s.started));
   if (initIndex >= 0) {
     const s = inits[initIndex]!;
     const r = s.state?.waiting?.reason ?? s.state?.terminated?.reason;

@@ -45,6 +45,11 @@ export class StatusManager {
     const status: PodStatus = { ...generated };
     status.startTime = old?.startTime ?? (nowISO as unknown as Date);
     if (old && isTerminal(old.phase) && !isTerminal(status.phase)) status.phase = old.phase;
+    // A stopped sandbox has no IP any more; the pod keeps the IPs it had, as upstream.
+    if (!status.podIP && old?.podIP) {
+      status.podIP = old.podIP;
+      status.podIPs = old.podIPs;
+    }
     status.conditions = (generated.conditions ?? []).map((c): PodCondition => {
       const prev = old?.conditions?.find((o) => o.type === c.type);
       const since = prev && prev.status === c.status ? prev.lastTransitionTime : (nowISO as unknown as Date);

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# npm test: prepares the node (idempotent), then type-checks, lints and runs every test:
+# unit tests beside the code (src/**/*.test.ts) and integration tests against the real
+# containerd (test/**/*.test.ts), all with Node's built-in test runner.
+set -euo pipefail
+root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
+cd "$root"
+node=(bash scripts/node.sh)
+bash scripts/setup.sh
+bash scripts/cri-generate.sh
+echo "== typecheck (tsc --noEmit, strict)"
+"${node[@]}" node_modules/typescript/bin/tsc --noEmit -p .
+echo "== lint (eslint, no-floating-promises)"
+"${node[@]}" node_modules/eslint/bin/eslint.js --max-warnings=0 .
+echo "== tests (unit + integration against containerd)"
+exec "${node[@]}" --test --test-concurrency=1 --test-timeout=600000 'src/**/*.test.ts' 'test/**/*.test.ts'

@@ -1,0 +1,123 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Container, Pod } from '../kube/types.ts';
+import type { ContainerRuntimeStatus, PodRuntimeState, SandboxState } from '../pleg/runtime-state.ts';
+import { computePodActions, podSandboxChanged, shouldContainerBeRestarted } from './pod-actions.ts';
+import { hashContainer } from './labels.ts';
+
+const c = (name: string, extra: Partial<Container> = {}): Container => ({ name, image: 'busybox', ...extra });
+const pod = (containers: Container[], extra: { restartPolicy?: string; initContainers?: Container[]; hostNetwork?: boolean } = {}): Pod => ({
+  metadata: { name: 'p', namespace: 'default', uid: 'u1' },
+  spec: { containers, ...extra },
+});
+const sandbox = (extra: Partial<SandboxState> = {}): SandboxState => ({ id: 's1', attempt: 0, ready: true, createdAtMs: 1, ip: '10.88.0.2', ips: ['10.88.0.2'], ...extra });
+let seq = 0;
+const ctr = (spec: Container, extra: Partial<ContainerRuntimeStatus> = {}): ContainerRuntimeStatus => ({
+  id: `c${++seq}`, name: spec.name, sandboxId: 's1', attempt: 0, state: 'running', createdAtMs: seq, startedAtMs: seq, finishedAtMs: 0,
+  exitCode: 0, reason: '', message: '', image: 'busybox', imageRef: 'sha256:x', hash: hashContainer(spec), restartCount: 0, terminationMessagePath: '', ...extra,
+});
+const state = (sandboxes: SandboxState[], containers: ContainerRuntimeStatus[]): PodRuntimeState => ({ uid: 'u1', sandboxes, containers: [...containers].sort((a, b) => b.createdAtMs - a.createdAtMs) });
+
+void test('a new pod gets a sandbox and all its containers', () => {
+  const a = c('a'), b = c('b');
+  const actions = computePodActions(pod([a, b]), state([], []));
+  assert.equal(actions.createSandbox, true);
+  assert.equal(actions.killPod, false);
+  assert.equal(actions.attempt, 0);
+  assert.deepEqual(actions.containersToStart.map((x) => x.name), ['a', 'b']);
+});
+
+void test('a pod with init containers starts only the first init container', () => {
+  const actions = computePodActions(pod([c('main')], { initContainers: [c('i1'), c('i2')] }), state([], []));
+  assert.equal(actions.createSandbox, true);
+  assert.equal(actions.nextInitContainer?.name, 'i1');
+  assert.deepEqual(actions.containersToStart, []);
+});
+
+void test('init containers run one at a time, in order, then the regular containers', () => {
+  const i1 = c('i1'), i2 = c('i2'), main = c('main');
+  const p = pod([main], { initContainers: [i1, i2] });
+  assert.equal(computePodActions(p, state([sandbox()], [ctr(i1)])).nextInitContainer, null, 'waits while i1 runs');
+  const afterI1 = computePodActions(p, state([sandbox()], [ctr(i1, { state: 'exited', exitCode: 0 })]));
+  assert.equal(afterI1.nextInitContainer?.name, 'i2');
+  const afterI2 = computePodActions(p, state([sandbox()], [ctr(i1, { state: 'exited' }), ctr(i2, { state: 'exited' })]));
+  assert.equal(afterI2.nextInitContainer, null);
+  assert.deepEqual(afterI2.containersToStart.map((x) => x.name), ['main']);
+});
+
+void test('a failed init container restarts, unless the restart policy is Never', () => {
+  const i1 = c('i1');
+  const failed = state([sandbox()], [ctr(i1, { state: 'exited', exitCode: 1 })]);
+  assert.equal(computePodActions(pod([c('m')], { initContainers: [i1] }), failed).nextInitContainer?.name, 'i1');
+  const never = computePodActions(pod([c('m')], { initContainers: [i1], restartPolicy: 'Never' }), failed);
+  assert.equal(never.initFailed, true);
+  assert.equal(never.killPod, true);
+  assert.equal(never.nextInitContainer, null);
+});
+
+void test('restart policies decide which exited containers start again', () => {
+  const a = c('a');
+  const ok = ctr(a, { state: 'exited', exitCode: 0 });
+  const bad = ctr(a, { state: 'exited', exitCode: 2 });
+  assert.equal(shouldContainerBeRestarted(pod([a], { restartPolicy: 'Always' }), ok), true);
+  assert.equal(shouldContainerBeRestarted(pod([a], { restartPolicy: 'OnFailure' }), ok), false);
+  assert.equal(shouldContainerBeRestarted(pod([a], { restartPolicy: 'OnFailure' }), bad), true);
+  assert.equal(shouldContainerBeRestarted(pod([a], { restartPolicy: 'Never' }), bad), false);
+  assert.equal(shouldContainerBeRestarted(pod([a]), undefined), true);
+  assert.equal(shouldContainerBeRestarted(pod([a]), ctr(a, { state: 'created' })), true);
+});
+
+void test('when every container is done and none restarts, the pod is killed (sandbox stopped)', () => {
+  const a = c('a');
+  const actions = computePodActions(pod([a], { restartPolicy: 'OnFailure' }), state([sandbox()], [ctr(a, { state: 'exited', exitCode: 0 })]));
+  assert.equal(actions.killPod, true);
+  assert.equal(actions.createSandbox, false);
+  assert.deepEqual(actions.containersToStart, []);
+});
+
+void test('a running container whose spec changed is killed and started again', () => {
+  const a = c('a');
+  const running = ctr(a, { hash: 'old' });
+  const actions = computePodActions(pod([a]), state([sandbox()], [running]));
+  assert.deepEqual(actions.containersToKill.map((k) => k.id), [running.id]);
+  assert.deepEqual(actions.containersToStart.map((x) => x.name), ['a']);
+});
+
+void test('an unchanged running pod needs nothing (adoption after a restart)', () => {
+  const a = c('a'), b = c('b');
+  const actions = computePodActions(pod([a, b]), state([sandbox()], [ctr(a), ctr(b)]));
+  assert.deepEqual(actions, { ...actions, killPod: false, createSandbox: false, nextInitContainer: null, containersToStart: [], containersToKill: [], containersToRemove: [] });
+});
+
+void test('a dead sandbox is replaced with the next attempt; Never pods that ran are not restarted', () => {
+  assert.deepEqual(podSandboxChanged(pod([c('a')]), [sandbox({ ready: false, attempt: 2 })]), { create: true, attempt: 3, sandboxId: 's1' });
+  assert.equal(podSandboxChanged(pod([c('a')]), [sandbox({ ip: '' })]).create, true, 'no IP on the pod network');
+  assert.equal(podSandboxChanged(pod([c('a')], { hostNetwork: true }), [sandbox({ ip: '' })]).create, false);
+  const a = c('a');
+  const ran = state([sandbox({ ready: false })], [ctr(a, { state: 'exited', exitCode: 1 })]);
+  const never = computePodActions(pod([a], { restartPolicy: 'Never' }), ran);
+  assert.equal(never.createSandbox, false);
+  const always = computePodActions(pod([a]), ran);
+  assert.equal(always.createSandbox, true);
+  assert.equal(always.killPod, false, 'nothing left running to kill');
+  assert.equal(always.attempt, 1);
+});
+
+void test('dead containers beyond the newest per name are removed', () => {
+  const a = c('a');
+  const old1 = ctr(a, { state: 'exited', exitCode: 1 });
+  const old2 = ctr(a, { state: 'exited', exitCode: 1 });
+  const cur = ctr(a);
+  const actions = computePodActions(pod([a]), state([sandbox()], [old1, old2, cur]));
+  assert.deepEqual(actions.containersToRemove, [old1.id]);
+});
+
+void test('sidecars count as started once running and are restarted when they exit', () => {
+  const side = c('side', { restartPolicy: 'Always' }), main = c('main');
+  const p = pod([main], { initContainers: [side] });
+  assert.equal(computePodActions(p, state([sandbox()], [])).nextInitContainer?.name, 'side');
+  const running = computePodActions(p, state([sandbox()], [ctr(side)]));
+  assert.deepEqual(running.containersToStart.map((x) => x.name), ['main']);
+  const exited = computePodActions(p, state([sandbox()], [ctr(side, { state: 'exited', exitCode: 1 }), ctr(main)]));
+  assert.deepEqual(exited.containersToStart.map((x) => x.name), ['side']);
+});
