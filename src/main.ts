@@ -47,9 +47,9 @@ async function main(): Promise<number> {
     });
     closers.push(() => cri.close());
     // Data flow: pod sources -> pod config (changes) -> kubelet (pod workers) -> runtime -> PLEG -> status.
-    let kubelet: Kubelet | undefined;
-    const podConfig = new PodConfig({ logger, onChange: (change) => kubelet?.applyPodChange(change) });
-    kubelet = new Kubelet({ config, cri, clock: realClock, logger, sourcesReady: () => podConfig.seenAllSources() });
+    // (The callback runs only once the sources run, after `kubelet` is set.)
+    const podConfig = new PodConfig({ logger, onChange: (change) => kubelet.applyPodChange(change) });
+    const kubelet = new Kubelet({ config, cri, clock: realClock, logger, sourcesReady: () => podConfig.seenAllSources() });
     kubelet.statusManager.onChange((pod, status) => logger.info(describePodStatus(pod, status), 'pod status'));
     await startServers(config, kubelet, logger, closers);
     await kubelet.waitForRuntime(stop.signal);

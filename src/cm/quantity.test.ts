@@ -128,3 +128,10 @@ test('nano helpers', () => {
   assert.equal(nanosToValue(1_000_000_001n), 2);
   assert.equal(nanosToValue(0n), 0);
 });
+
+test('long inputs parse in linear time', () => {
+  const start = performance.now();
+  assert.throws(() => parseQuantity('1'.repeat(200_000) + 'x'), isInvalidInput);
+  assert.equal(parseQuantityNanos('1'.repeat(2000)), INT64_MAX * 1_000_000_000n);
+  assert.ok(performance.now() - start < 1000);
+});

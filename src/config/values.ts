@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import { posix } from 'node:path';
 import { TAINT_EFFECTS } from './types.ts';
 import type { Taint, TaintEffect } from './types.ts';
+import { parseNonNegativeQuantity } from '../cm/quantity.ts';
 
 // Nanoseconds per Go duration unit.
 const NS_PER_UNIT: Readonly<Record<string, number>> = {
@@ -108,12 +109,15 @@ export function toTaintEffect(text: unknown): TaintEffect | undefined {
   return TAINT_EFFECTS.find((e) => e === text);
 }
 
-// Kubernetes resource.Quantity: number, then a binary/decimal SI suffix or an exponent.
-const QUANTITY = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$/;
-
-/** True for a syntactically valid non-negative resource quantity ('10Mi', '1G', '500k'). */
+/** True for a valid non-negative resource quantity ('10Mi', '1G', '500k'); a digit is required. */
 export function isNonNegativeQuantity(text: string): boolean {
-  return QUANTITY.test(text) && !text.startsWith('-');
+  if (!/[0-9]/.test(text)) return false;
+  try {
+    parseNonNegativeQuantity(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const DNS1123_LABEL = '[a-z0-9](?:[-a-z0-9]*[a-z0-9])?';

@@ -278,7 +278,7 @@ export class KubeRuntimeManager {
       args,
       mounts,
       logPath,
-      resources: containerLinuxResources(container, { cpuCFSQuota: true, cpuCFSQuotaPeriodUs: 100_000, podPidsLimit: this.deps.config.podPidsLimit }),
+      resources: containerLinuxResources(container, { cpuCFSQuota: true, cpuCFSQuotaPeriodUs: 100_000, pod, memoryCapacityBytes: this.deps.config.memoryCapacityBytes }),
       terminationMessageHostPath,
       isInit,
     });

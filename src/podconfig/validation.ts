@@ -1,7 +1,7 @@
 // Validation of a (defaulted) pod: what the kubelet must be able to rely on when it runs a static
 // pod, after upstream's ValidatePodCreate (pkg/apis/core/validation). Works on untyped data, as
 // parsed from a manifest, so it checks types too. Pure.
-import { parseQuantity } from './quantity.ts';
+import { parseQuantity } from '../cm/quantity.ts';
 import { errorMessage } from '../common/errors.ts';
 
 /** One problem, with the field's path as upstream prints it (`spec.containers[0].name`). */
