@@ -6,6 +6,7 @@ import { constants as fsConstants, open } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import type { CriClient } from './cri/client.ts';
 import type { Clock } from './common/clock.ts';
+import { removePodCgroups } from './cm/pod-cgroups.ts';
 import { Backoff, CRASH_LOOP_BACKOFF, IMAGE_PULL_BACKOFF } from './common/backoff.ts';
 import { errorMessage, isNotFound } from './common/errors.ts';
 import type { KubeletConfig } from './config/types.ts';
@@ -165,6 +166,7 @@ export class Kubelet implements PodSyncer {
     await this.runtimeManager.killPod(desired, state, null, signal);
     const names = pod.metadata?.name && pod.metadata.namespace ? { name: pod.metadata.name, namespace: pod.metadata.namespace } : null;
     await this.runtimeManager.removePod(uid, state, names, signal);
+    if (this.deps.config.cgroupsPerQOS) await removePodCgroups(uid, this.deps.config.cgroupRoot);
     for (const c of state.containers) this.terminationMessages.delete(c.id);
     this.waiting.delete(uid);
     this.statusManager.removePod(uid);

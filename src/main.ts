@@ -26,6 +26,10 @@ async function main(): Promise<number> {
     return 0;
   }
   const { config } = loaded;
+  if (config.cgroupDriver !== 'cgroupfs') {
+    process.stderr.write(`tskubelet: --cgroup-driver=${config.cgroupDriver} is not supported yet; use cgroupfs\n`);
+    return 2;
+  }
   const logger = createLogger(config.verbosity);
   if (process.getuid?.() !== 0) logger.warn('tskubelet is not running as root: the runtime, cgroups and log folders will likely refuse it');
 
