@@ -12,7 +12,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 setup_dir="$root/scripts/setup"
-# shellcheck source=setup/lib.sh
+# shellcheck source-path=SCRIPTDIR source=setup/lib.sh
 . "$setup_dir/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (it installs packages and starts containerd); try: sudo npm run setup"
@@ -23,7 +23,7 @@ did() { done_list+=("$1"); say "$1"; }
 
 mkdir -p "$TSK_STATE_DIR"
 exec 9>"$TSK_STATE_DIR/setup.lock"
-flock -w 600 9 || die "another setup.sh still holds $TSK_STATE_DIR/setup.lock after 600s"
+flock -w 300 9 || die "another setup.sh still holds $TSK_STATE_DIR/setup.lock after 300s"
 
 tmp=$(mktemp -d)
 cleanup() {
@@ -37,6 +37,8 @@ trap cleanup EXIT
 # util-linux: flock, setsid. gcc/libc6-dev: static pause. curl: registry probes.
 packages=(containerd runc containernetworking-plugins docker-registry skopeo umoci busybox-static
   gcc libc6-dev iproute2 iptables kmod procps util-linux curl)
+# The Go toolchain fetches the CRI definition (k8s.io/cri-api); use the machine's when it has one.
+command -v go >/dev/null 2>&1 || packages+=(golang-go)
 mapfile -t installed < <(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${packages[@]}" 2>/dev/null | awk '$1 == "ii" { print $2 }')
 missing=()
 for p in "${packages[@]}"; do
@@ -71,10 +73,10 @@ if [ "$(cat /proc/sys/net/ipv4/ip_forward 2>/dev/null)" != 1 ]; then
   else say "warning: could not set net.ipv4.ip_forward=1 (the bridge plugin will try too)"; fi
 fi
 if [ ! -e /proc/sys/net/bridge/bridge-nf-call-iptables ]; then
-  modprobe br_netfilter >/dev/null 2>&1 && did "loaded br_netfilter" || true
+  if modprobe br_netfilter >/dev/null 2>&1; then did "loaded br_netfilter"; fi
 fi
 if [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] && [ "$(cat /proc/sys/net/bridge/bridge-nf-call-iptables)" != 1 ]; then
-  sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null && did "enabled net.bridge.bridge-nf-call-iptables" || true
+  if sysctl -qw net.bridge.bridge-nf-call-iptables=1 2>/dev/null; then did "enabled net.bridge.bridge-nf-call-iptables"; fi
 fi
 
 # --- 2. config files -----------------------------------------------------------------------------
@@ -99,7 +101,7 @@ start_detached() {
   local pidfile=$1 log=$2
   shift 2
   printf '\n=== %s started by tskubelet setup: %s\n' "$(date -Is)" "$*" >>"$log"
-  setsid nohup "$@" >>"$log" 2>&1 </dev/null &
+  setsid nohup "$@" >>"$log" 2>&1 </dev/null 9>&- &
   echo $! >"$pidfile"
 }
 

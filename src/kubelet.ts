@@ -164,7 +164,9 @@ export class Kubelet implements PodSyncer {
     const state = await readPodRuntimeState(this.deps.cri, uid, signal);
     const desired = pod.spec ? pod : null;
     await this.runtimeManager.killPod(desired, state, null, signal);
-    const names = pod.metadata?.name && pod.metadata.namespace ? { name: pod.metadata.name, namespace: pod.metadata.namespace } : null;
+    const name = pod.metadata?.name || state.name;
+    const namespace = pod.metadata?.namespace || state.namespace;
+    const names = name && namespace ? { name, namespace } : null;
     await this.runtimeManager.removePod(uid, state, names, signal);
     if (this.deps.config.cgroupsPerQOS) await removePodCgroups(uid, this.deps.config.cgroupRoot);
     for (const c of state.containers) this.terminationMessages.delete(c.id);

@@ -3,15 +3,18 @@
 #   images.sh pause   REF    static pause (from pause.c), entrypoint /pause
 #   images.sh busybox REF    /bin/busybox of busybox-static with every applet linked, cmd sh
 # Needs gcc (pause), umoci, skopeo and a registry at REF's host answering plain HTTP.
-# Works in a temp folder under /var/lib/tskubelet-images and removes it on exit.
+# Works in a temp folder under $IMAGE_WORK_DIR (/var/lib/tskubelet-images) and removes it on exit.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 kind=${1:?usage: images.sh pause|busybox REF}
 ref=${2:?usage: images.sh pause|busybox REF}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
 
-mkdir -p /var/lib/tskubelet-images
-work=$(mktemp -d /var/lib/tskubelet-images/build.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+mkdir -p "$IMAGE_WORK_DIR"
+work=$(mktemp -d "$IMAGE_WORK_DIR/build.XXXXXX")
+cleanup() { rm -rf "$work"; }
+trap cleanup EXIT
 layout="$work/layout"
 bundle="$work/bundle"
 tag=build

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # constants are used by the scripts that source this file
 # Shared helpers for scripts/setup.sh and scripts/teardown.sh (sourced, not run).
 # Paths are fixed here so setup, teardown and the report agree on them.
 

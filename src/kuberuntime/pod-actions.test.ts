@@ -16,7 +16,7 @@ const ctr = (spec: Container, extra: Partial<ContainerRuntimeStatus> = {}): Cont
   id: `c${++seq}`, name: spec.name, sandboxId: 's1', attempt: 0, state: 'running', createdAtMs: seq, startedAtMs: seq, finishedAtMs: 0,
   exitCode: 0, reason: '', message: '', image: 'busybox', imageRef: 'sha256:x', hash: hashContainer(spec), restartCount: 0, terminationMessagePath: '', ...extra,
 });
-const state = (sandboxes: SandboxState[], containers: ContainerRuntimeStatus[]): PodRuntimeState => ({ uid: 'u1', sandboxes, containers: [...containers].sort((a, b) => b.createdAtMs - a.createdAtMs) });
+const state = (sandboxes: SandboxState[], containers: ContainerRuntimeStatus[]): PodRuntimeState => ({ uid: 'u1', name: 'p', namespace: 'default', sandboxes, containers: [...containers].sort((a, b) => b.createdAtMs - a.createdAtMs) });
 
 void test('a new pod gets a sandbox and all its containers', () => {
   const a = c('a'), b = c('b');

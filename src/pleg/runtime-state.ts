@@ -42,6 +42,9 @@ export interface ContainerRuntimeStatus {
 
 export interface PodRuntimeState {
   uid: string;
+  /** Name and namespace from the newest sandbox's metadata ('' without sandbox): what an orphan is known by. */
+  name: string;
+  namespace: string;
   sandboxes: SandboxState[]; // newest first
   containers: ContainerRuntimeStatus[]; // newest first
 }
@@ -109,7 +112,8 @@ export async function readPodRuntimeState(runtime: RuntimeService, uid: string, 
   }
   sandboxes.sort((a, b) => b.createdAtMs - a.createdAtMs);
   containers.sort((a, b) => b.createdAtMs - a.createdAtMs);
-  return { uid, sandboxes, containers };
+  const newest = [...sandboxList].sort((a, b) => b.created_at - a.created_at)[0];
+  return { uid, name: newest?.metadata?.name ?? '', namespace: newest?.metadata?.namespace ?? '', sandboxes, containers };
 }
 
 /** The newest container with this name, or undefined. */

@@ -13,7 +13,7 @@ const ctr = (name: string, extra: Partial<ContainerRuntimeStatus> = {}): Contain
   exitCode: 0, reason: '', message: '', image: 'busybox', imageRef: 'sha256:abc', hash: 'h', restartCount: 0, terminationMessagePath: '', ...extra,
 });
 const state = (containers: ContainerRuntimeStatus[], ready = true): PodRuntimeState => ({
-  uid: 'u1',
+  uid: 'u1', name: 'p', namespace: 'default',
   sandboxes: [{ id: 's', attempt: 0, ready, createdAtMs: 1, ip: '10.88.0.9', ips: ['10.88.0.9'] }],
   containers: [...containers].sort((a, b) => b.createdAtMs - a.createdAtMs),
 });
@@ -37,7 +37,7 @@ void test('a running pod is Running and Ready, with the sandbox IP and the runti
 });
 
 void test('a new pod is Pending with ContainerCreating; with init containers, PodInitializing', () => {
-  const s = generatePodStatus(pod([c('a')]), { uid: 'u1', sandboxes: [], containers: [] }, inputs());
+  const s = generatePodStatus(pod([c('a')]), { uid: 'u1', name: 'p', namespace: 'default', sandboxes: [], containers: [] }, inputs());
   assert.equal(s.phase, 'Pending');
   assert.equal(s.containerStatuses?.[0]?.state?.waiting?.reason, 'ContainerCreating');
   const withInit = generatePodStatus(pod([c('a')], { initContainers: [c('i')] }), state([ctr('i')]), inputs());
