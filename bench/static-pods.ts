@@ -24,7 +24,7 @@ import { errorMessage } from '../src/common/errors.ts';
 import { loadConfig } from '../src/config/load.ts';
 import type { KubeletConfig } from '../src/config/types.ts';
 import { CONTAINER_LOGS_DIR } from '../src/logs/paths.ts';
-import { containerdPid, gitCommit, isBench, isTestRunner, isTskubelet, listProcesses, machineBusyMs, machineFacts, processCpuMs, WallClock } from './lib/host.ts';
+import { containerdPid, gitCommit, isBench, isTestRunOf, isTskubelet, listProcesses, machineBusyMs, machineFacts, processCpuMs, WallClock } from './lib/host.ts';
 import { KubeletLog } from './lib/kubelet-log.ts';
 import { KubeletProcess } from './lib/kubelet-process.ts';
 import { BENCH_IMAGE, PAUSE_IMAGE, manifestFile, manifestText, writeManifests } from './lib/manifests.ts';
@@ -47,6 +47,7 @@ const REMOVAL_TIMEOUT_MS = 60_000; // the runtime has none of the round's pods a
 const SETTLE_MS = 1_000; // quiet time before each round (tskubelet's relist and resyncs settle)
 const LOG_DRAIN_MS = 300; // after the last Running line, for the runtime-time lines logged right after it
 const POLL_MS = 25; // checks of the in-memory log state (no I/O)
+const WATCH_MS = 1_000; // scans of /proc for another tskubelet while ours runs (a few ms of CPU each)
 
 interface Options {
   rounds: number;
@@ -111,6 +112,10 @@ interface State {
   kubelet?: KubeletProcess;
   /** Set by a second Ctrl-C: do not wait for tskubelet to remove the pods. */
   hurry: boolean;
+  /** Stops the watch for other tskubelets. */
+  unwatch: () => void;
+  /** Aborts the bench with this error (from watchers). */
+  fail: (err: Error) => void;
   /** Load average before the bench started anything. */
   loadavg?: [number, number, number];
 }
@@ -126,8 +131,8 @@ async function main(): Promise<number> {
     }
     throw err;
   }
-  const state: State = { runId: `${Date.now().toString(36)}-${process.pid}`, lockTaken: false, hurry: false };
   const stop = new AbortController();
+  const state: State = { runId: `${Date.now().toString(36)}-${process.pid}`, lockTaken: false, hurry: false, unwatch: () => undefined, fail: (err) => stop.abort(err) };
   let interrupts = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
     interrupts++;
@@ -166,7 +171,6 @@ async function main(): Promise<number> {
     } else {
       const reason = stop.signal.aborted && !(stop.signal.reason instanceof Interrupted) ? stop.signal.reason : err;
       progress(`ERROR: ${errorMessage(reason)}`);
-      saveKubeletLog(state);
       code = 1;
     }
   } finally {
@@ -214,6 +218,7 @@ async function run(opts: Options, state: State, signal: AbortSignal): Promise<Be
   progress(`starting ${opts.kubelet} (log: ${join(tempRoot, 'kubelet.log')})`);
   const kubelet = new KubeletProcess({ command: opts.kubelet, args: kubeletArgs, cwd: ROOT, logFile: join(tempRoot, 'kubelet.log'), onLine: (l) => log.addLine(l) });
   state.kubelet = kubelet;
+  state.unwatch = watchForOtherKubelets(kubelet.pid, state.fail);
   await waitKubeletReady(kubelet, log, healthzPort, signal);
   if (opts.removeForeignPods) await waitNoForeignPods(cri, kubelet, signal);
   const kubeletPid = kubelet.pid ?? 0;
@@ -229,6 +234,7 @@ async function run(opts: Options, state: State, signal: AbortSignal): Promise<Be
   }
   progress('stopping tskubelet');
   await kubelet.stop();
+  state.unwatch();
   const leftovers = await findBenchPods(cri, state.runId, signal);
   if (leftovers.sandboxIds.length > 0) warnings.push(`tskubelet left ${leftovers.sandboxIds.length} bench pod(s) behind after its manifests were removed`);
   await removeBenchPods(cri, state.runId, signal);
@@ -295,18 +301,16 @@ async function preflight(opts: Options, state: State, warnings: string[], signal
   for (const image of [BENCH_IMAGE, PAUSE_IMAGE]) {
     if (!(await cri.imageStatus(image, signal))) throw new Error(`the runtime does not have ${image}: run npm run setup`);
   }
-  const others = listProcesses().filter((p) => isTskubelet(p.argv) && p.pid !== process.pid);
+  const others = otherKubelets(undefined);
   if (others.length > 0) {
     throw new Error(
       `another tskubelet is running (${others.map((p) => `pid ${p.pid}: ${p.argv.join(' ').slice(0, 120)}`).join('; ')}); ` +
         'it would remove the bench\'s pods (and the bench\'s tskubelet its pods): wait until it stops',
     );
   }
-  const tests = listProcesses().filter((p) => isTestRunner(p.argv));
+  const tests = listProcesses().filter((p) => isTestRunOf(p, ROOT));
   if (tests.length > 0) {
-    const w = `a test run is in progress (pid ${tests.map((p) => p.pid).join(', ')}): the machine is shared, numbers will be noisy`;
-    warnings.push(w);
-    progress(`warning: ${w}`);
+    throw new Error(`this project's tests are running (pid ${tests.map((p) => p.pid).join(', ')}): they share containerd and both CPUs; wait until they end`);
   }
   // No other bench runs (lock), so any bench pod or bench temp folder is a leftover.
   const leftovers = await findBenchPods(cri, null, signal);
@@ -317,7 +321,7 @@ async function preflight(opts: Options, state: State, warnings: string[], signal
   }
   removeContainerLogLinks();
   for (const name of readdirSync(tmpdir())) {
-    if (name.startsWith(TEMP_PREFIX) && name !== 'tskubelet-bench.lock') rmSync(join(tmpdir(), name), { recursive: true, force: true });
+    if (name.startsWith(TEMP_PREFIX)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
   }
   const foreign = await findForeignManagedPods(cri, signal);
   if (foreign.length > 0) {
@@ -332,6 +336,28 @@ async function preflight(opts: Options, state: State, warnings: string[], signal
     progress(`the bench's tskubelet will remove ${foreign.length} pod(s) of another tskubelet: ${list}`);
   }
   return cri;
+}
+
+/** tskubelet processes other than `mine` (the bench's own child). */
+function otherKubelets(mine: number | undefined): import('./lib/host.ts').ProcessInfo[] {
+  return listProcesses(false).filter((p) => isTskubelet(p.argv) && p.pid !== mine && p.pid !== process.pid);
+}
+
+/**
+ * While the bench's tskubelet runs: checks every WATCH_MS that no other tskubelet started (it
+ * would remove the bench's pods, and the bench's tskubelet its pods); calls `fail` if one did.
+ * Returns the function that stops watching.
+ */
+function watchForOtherKubelets(mine: number | undefined, fail: (err: Error) => void): () => void {
+  const timer = setInterval(() => {
+    const others = otherKubelets(mine);
+    if (others.length > 0) {
+      clearInterval(timer);
+      fail(new Error(`another tskubelet started meanwhile (pid ${others.map((p) => p.pid).join(', ')}): stopping so that neither removes the other's pods; run the bench again when it is gone`));
+    }
+  }, WATCH_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** Waits until /healthz answers ok and the log says tskubelet started; throws if it exits or times out. */
@@ -503,12 +529,12 @@ async function freePorts(n: number): Promise<number[]> {
   return ports;
 }
 
-/** On failure: keeps tskubelet's log beyond the temp folder's removal, and says where. */
+/** Keeps tskubelet's log beyond the temp folder's removal (the last run's only), and says where. */
 function saveKubeletLog(state: State): void {
   if (!state.tempRoot) return;
   const src = join(state.tempRoot, 'kubelet.log');
   if (!existsSync(src)) return;
-  const dest = join(tmpdir(), `tskubelet-bench-last-kubelet.log`);
+  const dest = join(tmpdir(), 'tskubelet-bench.last-kubelet.log');
   try {
     copyFileSync(src, dest);
     progress(`tskubelet's log: ${dest}`);
@@ -555,7 +581,9 @@ async function cleanUp(state: State): Promise<void> {
     }
     cri.close();
   }
+  state.unwatch();
   removeContainerLogLinks();
+  saveKubeletLog(state);
   if (state.tempRoot) rmSync(state.tempRoot, { recursive: true, force: true });
   if (state.lockTaken) {
     try {

@@ -44,7 +44,8 @@ spec:
     const cs = pod.status?.containerStatuses?.[0];
     assert.equal(cs?.name, 'main');
     assert.match(cs?.containerID ?? '', /^containerd:\/\/[0-9a-f]{64}$/);
-    assert.match(cs?.imageID ?? '', /^sha256:[0-9a-f]{64}$/);
+    // The runtime's image reference: a repo digest (`<repo>@sha256:...`) or the image id (`sha256:...`).
+    assert.match(cs?.imageID ?? '', /(^|@)sha256:[0-9a-f]{64}$/);
     assert.ok(cs?.state?.running, 'container running');
     assert.match(pod.status?.podIP ?? '', /^\d+\.\d+\.\d+\.\d+$/);
 

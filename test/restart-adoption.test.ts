@@ -1,10 +1,12 @@
 // After a crash (SIGKILL) of tskubelet, a new process with the same flags adopts the running
-// pods: no container is restarted or created, no sandbox replaced (integration).
+// pods: no container is restarted or created, no sandbox replaced; a pod whose manifest went
+// away meanwhile is removed as an orphan (integration).
 import assert from 'node:assert/strict';
+import { access } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { before, test } from 'node:test';
 import type { Pod } from '../src/kube/types.ts';
-import { BUSYBOX_IMAGE, SLEEP_UNTIL_TERM, assertNodeReady, containerIdOf, withKubelet } from './harness.ts';
+import { BUSYBOX_IMAGE, CONTAINER_LOGS_DIR, POD_LOGS_DIR, SLEEP_UNTIL_TERM, assertNodeReady, containerIdOf, poll, withKubelet } from './harness.ts';
 
 before(assertNodeReady);
 
@@ -98,5 +100,39 @@ spec:
     const secondProcess = h.logLines.filter((l) => l.startsWith('[2] '));
     for (const reason of ['Created', 'Started', 'Killing']) {
       assert.ok(!secondProcess.some((l) => l.includes(`"reason":"${reason}"`)), `the new process logged no ${reason} event`);
+    }
+  }));
+
+test('a manifest removed while tskubelet is down: the restarted tskubelet removes the pod and its files', (t) =>
+  withKubelet(t, async (h) => {
+    await h.writeManifest('gone.yaml', `
+apiVersion: v1
+kind: Pod
+metadata:
+  name: gone
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: ${BUSYBOX_IMAGE}
+    command: ["sh", "-c", ${JSON.stringify(SLEEP_UNTIL_TERM)}]
+`);
+    const pod = await h.waitForPod('gone', (p) => p.status?.phase === 'Running', 30_000, 'Running');
+    const uid = pod.metadata!.uid!;
+    const containerId = containerIdOf(pod.status?.containerStatuses?.[0]?.containerID);
+    const logDir = `${POD_LOGS_DIR}/default_${h.podName('gone')}_${uid}`;
+    const logLink = `${CONTAINER_LOGS_DIR}/${h.podName('gone')}_default_app-${containerId}.log`;
+    await h.kill9();
+    await h.removeManifest('gone.yaml');
+    assert.equal((await h.runtimePod(uid)).containers[0]?.state, 'CONTAINER_RUNNING', 'the pod runs on while tskubelet is down');
+
+    await h.start();
+    await poll(async () => {
+      const rt = await h.runtimePod(uid);
+      return rt.sandboxes.length === 0 && rt.containers.length === 0;
+    }, 10_000, 'the orphaned pod removed from the runtime');
+    assert.deepEqual((await h.getPods()).map((p) => p.metadata?.name), []);
+    for (const p of [logDir, logLink, `${h.rootDir}/pods/${uid}`]) {
+      assert.equal(await access(p).then(() => true, () => false), false, `${p} removed`);
     }
   }));

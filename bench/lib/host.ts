@@ -35,8 +35,8 @@ export interface ProcessInfo {
   cwd: string;
 }
 
-/** Every process of the machine with its argv (processes that vanish meanwhile are skipped). */
-export function listProcesses(): ProcessInfo[] {
+/** Every process of the machine with its argv and (withCwd) working folder; processes that vanish meanwhile are skipped. */
+export function listProcesses(withCwd = true): ProcessInfo[] {
   const out: ProcessInfo[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -45,7 +45,7 @@ export function listProcesses(): ProcessInfo[] {
       if (argv.length === 0) continue;
       let cwd = '';
       try {
-        cwd = readlinkSync(`/proc/${entry}/cwd`);
+        if (withCwd) cwd = readlinkSync(`/proc/${entry}/cwd`);
       } catch {
         // not ours to read
       }

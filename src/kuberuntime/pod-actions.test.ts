@@ -14,7 +14,7 @@ const sandbox = (extra: Partial<SandboxState> = {}): SandboxState => ({ id: 's1'
 let seq = 0;
 const ctr = (spec: Container, extra: Partial<ContainerRuntimeStatus> = {}): ContainerRuntimeStatus => ({
   id: `c${++seq}`, name: spec.name, sandboxId: 's1', attempt: 0, state: 'running', createdAtMs: seq, startedAtMs: seq, finishedAtMs: 0,
-  exitCode: 0, reason: '', message: '', image: 'busybox', imageRef: 'sha256:x', hash: hashContainer(spec), restartCount: 0, terminationMessagePath: '', ...extra,
+  exitCode: 0, reason: '', message: '', image: 'busybox', imageRef: 'sha256:x', hash: hashContainer(spec), restartCount: 0, terminationMessagePath: '', gracePeriodSeconds: null, ...extra,
 });
 const state = (sandboxes: SandboxState[], containers: ContainerRuntimeStatus[]): PodRuntimeState => ({ uid: 'u1', name: 'p', namespace: 'default', sandboxes, containers: [...containers].sort((a, b) => b.createdAtMs - a.createdAtMs) });
 

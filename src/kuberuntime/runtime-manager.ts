@@ -18,7 +18,7 @@ import { buildContainerConfig, managedHostsFile } from './container-config.ts';
 import { podDnsSettings } from './dns.ts';
 import { ContainerStartError } from './errors.ts';
 import type { ImageManager } from './images.ts';
-import { ANNOTATION_GRACE_PERIOD, hashContainer } from './labels.ts';
+import { hashContainer } from './labels.ts';
 import { computePodActions, isSidecar } from './pod-actions.ts';
 import { buildSandboxConfig, podHostname } from './sandbox-config.ts';
 import { expandContainerCommandAndArgs, makeEnvironment } from './envvars.ts';
@@ -333,15 +333,15 @@ export class KubeRuntimeManager {
 
   /**
    * Stops every running container (all at once, each with the grace period) and then every
-   * sandbox of the pod. `pod` may be null for a pod the agent no longer knows (an orphan): the
-   * grace period then comes from the sandbox's annotation.
+   * sandbox of the pod. `pod` may be null for a pod the agent no longer knows (an orphan): each
+   * container's grace period then comes from its annotation, as upstream.
    */
   async killPod(pod: Pod | null, state: PodRuntimeState, graceOverrideSeconds: number | null, signal?: AbortSignal): Promise<void> {
-    const grace = graceOverrideSeconds ?? (pod ? gracePeriodSeconds(pod) : DEFAULT_GRACE_PERIOD_S);
     const running = state.containers.filter((c) => c.state === 'running' || c.state === 'created' || c.state === 'unknown');
     await Promise.all(
       running.map(async (c) => {
         if (pod && c.state === 'running') this.deps.recorder.event(pod, 'Normal', 'Killing', `Stopping container ${c.name}`);
+        const grace = graceOverrideSeconds ?? (pod ? gracePeriodSeconds(pod) : (c.gracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_S));
         await this.stopContainer(c.id, grace, signal);
       }),
     );
@@ -390,10 +390,4 @@ export class KubeRuntimeManager {
 export function gracePeriodSeconds(pod: Pod): number {
   const g = pod.spec?.terminationGracePeriodSeconds;
   return typeof g === 'number' && g >= 0 ? g : DEFAULT_GRACE_PERIOD_S;
-}
-
-/** The grace period recorded on a sandbox, for orphans whose spec is gone. */
-export function gracePeriodFromAnnotations(annotations: Record<string, string>): number {
-  const n = Number.parseInt(annotations[ANNOTATION_GRACE_PERIOD] ?? '', 10);
-  return Number.isFinite(n) && n >= 0 ? n : DEFAULT_GRACE_PERIOD_S;
 }

@@ -4,6 +4,7 @@ import type { RuntimeService } from '../cri/client.ts';
 import { isNotFound } from '../common/errors.ts';
 import {
   ANNOTATION_CONTAINER_HASH,
+  ANNOTATION_GRACE_PERIOD,
   ANNOTATION_RESTART_COUNT,
   ANNOTATION_TERMINATION_MESSAGE_PATH,
   LABEL_CONTAINER_NAME,
@@ -38,6 +39,7 @@ export interface ContainerRuntimeStatus {
   hash: string; // ANNOTATION_CONTAINER_HASH
   restartCount: number; // ANNOTATION_RESTART_COUNT
   terminationMessagePath: string; // host-side file, '' when none
+  gracePeriodSeconds: number | null; // ANNOTATION_GRACE_PERIOD: for stopping it when the pod spec is gone
 }
 
 export interface PodRuntimeState {
@@ -108,12 +110,18 @@ export async function readPodRuntimeState(runtime: RuntimeService, uid: string, 
       hash: s.annotations[ANNOTATION_CONTAINER_HASH] ?? '',
       restartCount: Number.parseInt(s.annotations[ANNOTATION_RESTART_COUNT] ?? '0', 10) || 0,
       terminationMessagePath: s.annotations[ANNOTATION_TERMINATION_MESSAGE_PATH] ?? '',
+      gracePeriodSeconds: parseGracePeriod(s.annotations[ANNOTATION_GRACE_PERIOD]),
     });
   }
   sandboxes.sort((a, b) => b.createdAtMs - a.createdAtMs);
   containers.sort((a, b) => b.createdAtMs - a.createdAtMs);
   const newest = [...sandboxList].sort((a, b) => b.created_at - a.created_at)[0];
   return { uid, name: newest?.metadata?.name ?? '', namespace: newest?.metadata?.namespace ?? '', sandboxes, containers };
+}
+
+function parseGracePeriod(text: string | undefined): number | null {
+  const n = Number(text);
+  return text && Number.isInteger(n) && n >= 0 ? n : null;
 }
 
 /** The newest container with this name, or undefined. */

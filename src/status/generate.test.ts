@@ -10,7 +10,7 @@ const pod = (containers: Container[], extra: Record<string, unknown> = {}): Pod 
 let seq = 0;
 const ctr = (name: string, extra: Partial<ContainerRuntimeStatus> = {}): ContainerRuntimeStatus => ({
   id: `id${++seq}`, name, sandboxId: 's', attempt: 0, state: 'running', createdAtMs: seq * 1000, startedAtMs: seq * 1000, finishedAtMs: 0,
-  exitCode: 0, reason: '', message: '', image: 'busybox', imageRef: 'sha256:abc', hash: 'h', restartCount: 0, terminationMessagePath: '', ...extra,
+  exitCode: 0, reason: '', message: '', image: 'busybox', imageRef: 'sha256:abc', hash: 'h', restartCount: 0, terminationMessagePath: '', gracePeriodSeconds: null, ...extra,
 });
 const state = (containers: ContainerRuntimeStatus[], ready = true): PodRuntimeState => ({
   uid: 'u1', name: 'p', namespace: 'default',

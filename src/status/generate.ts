@@ -160,6 +160,11 @@ export function generatePodStatus(pod: Pod, state: PodRuntimeState, inputs: Stat
   const defaultWaiting = (pod.spec?.initContainers ?? []).length > 0 ? 'PodInitializing' : 'ContainerCreating';
   const initStatuses = (pod.spec?.initContainers ?? []).map((c) => containerStatus(c, state, inputs, defaultWaiting));
   const statuses = (pod.spec?.containers ?? []).map((c) => containerStatus(c, state, inputs, defaultWaiting));
+  // A regular init container that succeeded counts as ready, as upstream's prober manager has it.
+  (pod.spec?.initContainers ?? []).forEach((c, i) => {
+    const s = initStatuses[i]!;
+    if (!isRestartableInit(c) && s.state?.terminated?.exitCode === 0) s.ready = true;
+  });
   let phase = podPhase(pod, initStatuses, statuses);
   if (inputs.initFailed) phase = 'Failed';
   const sandboxReady = !!sandbox?.ready && (!!pod.spec?.hostNetwork || !!sandbox.ip);
