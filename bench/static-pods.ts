@@ -13,8 +13,8 @@
 // Ctrl-C too (a second Ctrl-C skips the wait for tskubelet; a third exits at once).
 // Exit: 0 done (whatever the verdict, unless --check), 1 error, 2 bad arguments, 3 target
 // missed with --check, 130 interrupted.
-import { mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, copyFileSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +24,7 @@ import { errorMessage } from '../src/common/errors.ts';
 import { loadConfig } from '../src/config/load.ts';
 import type { KubeletConfig } from '../src/config/types.ts';
 import { CONTAINER_LOGS_DIR } from '../src/logs/paths.ts';
-import { containerdPid, gitCommit, isBench, isTestRunOf, isTskubelet, listProcesses, machineBusyMs, machineFacts, processCpuMs, WallClock } from './lib/host.ts';
+import { containerdPid, gitCommit, isBench, isTestRunOf, isTskubelet, listProcesses, machineBusyMs, machineFacts, processCpuMs, WallClock, type ProcessInfo } from './lib/host.ts';
 import { KubeletLog } from './lib/kubelet-log.ts';
 import { KubeletProcess } from './lib/kubelet-process.ts';
 import { BENCH_IMAGE, PAUSE_IMAGE, manifestFile, manifestText, writeManifests } from './lib/manifests.ts';
@@ -47,7 +47,8 @@ const REMOVAL_TIMEOUT_MS = 60_000; // the runtime has none of the round's pods a
 const SETTLE_MS = 1_000; // quiet time before each round (tskubelet's relist and resyncs settle)
 const LOG_DRAIN_MS = 300; // after the last Running line, for the runtime-time lines logged right after it
 const POLL_MS = 25; // checks of the in-memory log state (no I/O)
-const WATCH_MS = 1_000; // scans of /proc for another tskubelet while ours runs (a few ms of CPU each)
+const CLEANUP_PASSES = 3; // find-and-remove passes over bench pods at the end, 1 s apart
+const WATCH_MS = 1_000; // scans of /proc for another tskubelet while the bench runs (a few ms of CPU each)
 
 interface Options {
   rounds: number;
@@ -110,6 +111,8 @@ interface State {
   manifestDir?: string;
   cri?: CriClient;
   kubelet?: KubeletProcess;
+  /** Set once the bench may have created pods (warm-up on): clean-up then asks the runtime. */
+  touchedRuntime: boolean;
   /** Set by a second Ctrl-C: do not wait for tskubelet to remove the pods. */
   hurry: boolean;
   /** Stops the watch for other tskubelets. */
@@ -132,7 +135,7 @@ async function main(): Promise<number> {
     throw err;
   }
   const stop = new AbortController();
-  const state: State = { runId: `${Date.now().toString(36)}-${process.pid}`, lockTaken: false, hurry: false, unwatch: () => undefined, fail: (err) => stop.abort(err) };
+  const state: State = { runId: `${Date.now().toString(36)}-${process.pid}`, lockTaken: false, touchedRuntime: false, hurry: false, unwatch: () => undefined, fail: (err) => stop.abort(err) };
   let interrupts = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
     interrupts++;
@@ -209,6 +212,8 @@ async function run(opts: Options, state: State, signal: AbortSignal): Promise<Be
   const baselineDeps = { cri, config, workDir: dirs.baseline, clock, runId: state.runId };
 
   progress('warm-up: 2 pods straight on CRI');
+  state.touchedRuntime = true;
+  state.unwatch = watchForOtherKubelets(state);
   const warm = await runBaseline(baselineDeps, 'bench-warm-p', 2, signal);
   await removeBenchPods(cri, state.runId, signal);
   const warmError = warm.find((w) => w.error)?.error;
@@ -218,7 +223,6 @@ async function run(opts: Options, state: State, signal: AbortSignal): Promise<Be
   progress(`starting ${opts.kubelet} (log: ${join(tempRoot, 'kubelet.log')})`);
   const kubelet = new KubeletProcess({ command: opts.kubelet, args: kubeletArgs, cwd: ROOT, logFile: join(tempRoot, 'kubelet.log'), onLine: (l) => log.addLine(l) });
   state.kubelet = kubelet;
-  state.unwatch = watchForOtherKubelets(kubelet.pid, state.fail);
   await waitKubeletReady(kubelet, log, healthzPort, signal);
   if (opts.removeForeignPods) await waitNoForeignPods(cri, kubelet, signal);
   const kubeletPid = kubelet.pid ?? 0;
@@ -234,7 +238,6 @@ async function run(opts: Options, state: State, signal: AbortSignal): Promise<Be
   }
   progress('stopping tskubelet');
   await kubelet.stop();
-  state.unwatch();
   const leftovers = await findBenchPods(cri, state.runId, signal);
   if (leftovers.sandboxIds.length > 0) warnings.push(`tskubelet left ${leftovers.sandboxIds.length} bench pod(s) behind after its manifests were removed`);
   await removeBenchPods(cri, state.runId, signal);
@@ -244,6 +247,7 @@ async function run(opts: Options, state: State, signal: AbortSignal): Promise<Be
   const baseline: BaselinePodSample[] = await runBaseline(baselineDeps, 'bench-base-p', opts.pods, signal);
   progress('runtime alone: removing its pods');
   await removeBenchPods(cri, state.runId, signal);
+  state.unwatch();
   const failed = baseline.filter((b) => b.error);
   if (failed.length > 0) warnings.push(`${failed.length} baseline pod(s) failed to start: ${failed[0]?.error}`);
 
@@ -339,22 +343,24 @@ async function preflight(opts: Options, state: State, warnings: string[], signal
 }
 
 /** tskubelet processes other than `mine` (the bench's own child). */
-function otherKubelets(mine: number | undefined): import('./lib/host.ts').ProcessInfo[] {
+function otherKubelets(mine: number | undefined): ProcessInfo[] {
   return listProcesses(false).filter((p) => isTskubelet(p.argv) && p.pid !== mine && p.pid !== process.pid);
 }
 
 /**
- * While the bench's tskubelet runs: checks every WATCH_MS that no other tskubelet started (it
- * would remove the bench's pods, and the bench's tskubelet its pods); calls `fail` if one did.
- * Returns the function that stops watching.
+ * From the first pod on: checks every WATCH_MS that no other tskubelet started (it would remove
+ * the bench's pods, and the bench's tskubelet its pods). If one did, kills the bench's tskubelet
+ * at once (so it removes nothing of the other's), makes the clean-up remove the bench's pods
+ * itself, and fails the bench. Returns the function that stops watching.
  */
-function watchForOtherKubelets(mine: number | undefined, fail: (err: Error) => void): () => void {
+function watchForOtherKubelets(state: State): () => void {
   const timer = setInterval(() => {
-    const others = otherKubelets(mine);
-    if (others.length > 0) {
-      clearInterval(timer);
-      fail(new Error(`another tskubelet started meanwhile (pid ${others.map((p) => p.pid).join(', ')}): stopping so that neither removes the other's pods; run the bench again when it is gone`));
-    }
+    const others = otherKubelets(state.kubelet?.pid);
+    if (others.length === 0) return;
+    clearInterval(timer);
+    state.hurry = true;
+    state.kubelet?.killNow();
+    state.fail(new Error(`another tskubelet started meanwhile (pid ${others.map((p) => p.pid).join(', ')}): stopped so that neither removes the other's pods; run the bench again when it is gone`));
   }, WATCH_MS);
   timer.unref();
   return () => clearInterval(timer);
@@ -410,7 +416,7 @@ async function runRound(round: number, count: number, d: RoundDeps, signal: Abor
   const ctrdPid = containerdPid() ?? 0;
 
   d.clock.calibrate();
-  const cpu0 = { busy: machineBusyMs(), kubelet: processCpuMs(d.kubeletPid), containerd: processCpuMs(ctrdPid) };
+  const cpu0 = { busy: machineBusyMs(), kubelet: processCpuMs(d.kubeletPid), containerd: processCpuMs(ctrdPid), bench: process.cpuUsage() };
   const written = writeManifests(manifests, d.dirs.stage, d.dirs.manifests, () => d.clock.now());
   const firstWritten = Math.min(...written.values());
 
@@ -433,7 +439,7 @@ async function runRound(round: number, count: number, d: RoundDeps, signal: Abor
     }
     await sleep(POLL_MS, undefined, { signal });
   }
-  const cpu1 = { busy: machineBusyMs(), kubelet: processCpuMs(d.kubeletPid), containerd: processCpuMs(ctrdPid) };
+  const cpu1 = { busy: machineBusyMs(), kubelet: processCpuMs(d.kubeletPid), containerd: processCpuMs(ctrdPid), bench: process.cpuUsage(cpu0.bench) };
   const lastReported = Math.max(...manifests.map((m) => timeline(m.podName)?.reportedRunningMs ?? Number.NaN));
   await sleep(LOG_DRAIN_MS, undefined, { signal });
 
@@ -471,6 +477,7 @@ async function runRound(round: number, count: number, d: RoundDeps, signal: Abor
     machineBusyMs: cpu1.busy - cpu0.busy,
     kubeletCpuMs: cpu1.kubelet - cpu0.kubelet,
     containerdCpuMs: cpu1.containerd - cpu0.containerd,
+    benchCpuMs: (cpu1.bench.user + cpu1.bench.system) / 1000,
   };
 }
 
@@ -519,12 +526,12 @@ function removeContainerLogLinks(): void {
 
 /** Free TCP ports on 127.0.0.1 (asked of the kernel, then released: a tiny race is accepted). */
 async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<import('node:net').Server>((ok, fail) => {
+  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<Server>((ok, fail) => {
     const s = createServer();
     s.once('error', fail);
     s.listen(0, '127.0.0.1', () => ok(s));
   })));
-  const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise<void>((ok) => s.close(() => ok()))));
   return ports;
 }
@@ -568,19 +575,26 @@ async function cleanUp(state: State): Promise<void> {
     progress(`clean-up: stopping tskubelet: ${errorMessage(err)}`);
     kubelet?.killNow();
   }
-  if (cri) {
-    try {
-      const left = await findBenchPods(cri, state.runId, bounded(20_000));
-      if (left.sandboxIds.length + left.containerIds.length > 0) {
-        progress(`clean-up: removing ${left.sandboxIds.length} bench pod(s) straight on the runtime`);
-        const problems = await removeRuntimePods(cri, left, bounded(60_000));
-        for (const p of problems) progress(`clean-up: ${p}`);
+  if (cri && state.touchedRuntime) {
+    // A few passes: a stop still in flight (from a killed tskubelet) can make a removal fail once.
+    let problems: string[] = [];
+    for (let pass = 0; pass < CLEANUP_PASSES; pass++) {
+      try {
+        const left = await findBenchPods(cri, state.runId, bounded(20_000));
+        if (left.sandboxIds.length + left.containerIds.length === 0) {
+          problems = [];
+          break;
+        }
+        if (pass === 0) progress(`clean-up: removing ${left.sandboxIds.length} bench pod(s) straight on the runtime`);
+        problems = await removeRuntimePods(cri, left, bounded(60_000));
+      } catch (err) {
+        problems = [errorMessage(err)];
       }
-    } catch (err) {
-      progress(`clean-up: could not remove the bench pods (${errorMessage(err)}); the next run removes them`);
+      await sleep(1_000);
     }
-    cri.close();
+    if (problems.length > 0) progress(`clean-up: could not remove every bench pod (${problems.slice(0, 3).join('; ')}); the next run removes them`);
   }
+  cri?.close();
   state.unwatch();
   removeContainerLogLinks();
   saveKubeletLog(state);
