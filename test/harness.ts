@@ -29,10 +29,8 @@ export const RUNTIME_ENDPOINT = 'unix:///run/containerd/containerd.sock';
 export const BUSYBOX_IMAGE = '127.0.0.1:5000/busybox:1.36';
 export const POD_LOGS_DIR = '/var/log/pods';
 export const CONTAINER_LOGS_DIR = '/var/log/containers';
-export const LABEL_POD_UID = 'io.kubernetes.pod.uid';
-export const LABEL_POD_NAME = 'io.kubernetes.pod.name';
-export const LABEL_CONTAINER_NAME = 'io.kubernetes.container.name';
-export const ANNOTATION_RESTART_COUNT = 'io.kubernetes.container.restartCount';
+import { ANNOTATION_RESTART_COUNT, LABEL_CONTAINER_NAME, LABEL_POD_NAME, LABEL_POD_UID } from '../src/kuberuntime/labels.ts';
+export { ANNOTATION_RESTART_COUNT, LABEL_CONTAINER_NAME, LABEL_POD_NAME, LABEL_POD_UID };
 
 /**
  * A shell command line that runs until SIGTERM and then exits 0 at once (`wait` is interrupted

@@ -283,33 +283,30 @@ export class KubeRuntimeManager {
       isInit,
     });
 
-    const t0 = performance.now();
-    let containerId: string;
-    try {
-      containerId = await runtime.createContainer(sandboxId, config, sandboxConfig, signal);
-    } catch (err) {
-      if (isAbort(err)) throw err;
-      const msg = errorMessage(err);
-      recorder.event(pod, 'Warning', 'Failed', `Error: ${msg}`);
-      throw new ContainerStartError('CreateContainerError', msg, { cause: err });
-    } finally {
-      result.runtimeMs += performance.now() - t0;
-    }
+    const containerId = await this.runtimeStep(pod, result, 'CreateContainerError', () => runtime.createContainer(sandboxId, config, sandboxConfig, signal));
     result.changed = true;
     recorder.event(pod, 'Normal', 'Created', `Created container ${container.name}`);
-    const t1 = performance.now();
+    await this.runtimeStep(pod, result, 'RunContainerError', () => runtime.startContainer(containerId, signal));
+    recorder.event(pod, 'Normal', 'Started', `Started container ${container.name}`);
+    await this.linkContainerLog(pod, container.name, containerId, `${logDir}/${logPath}`);
+  }
+
+  /**
+   * One runtime call of a container start: its time counts as the runtime's own time, and a
+   * failure becomes `reason` (upstream's CreateContainerError, RunContainerError) with an event.
+   */
+  private async runtimeStep<T>(pod: Pod, result: SyncResult, reason: string, call: () => Promise<T>): Promise<T> {
+    const started = performance.now();
     try {
-      await runtime.startContainer(containerId, signal);
+      return await call();
     } catch (err) {
       if (isAbort(err)) throw err;
       const msg = errorMessage(err);
-      recorder.event(pod, 'Warning', 'Failed', `Error: ${msg}`);
-      throw new ContainerStartError('RunContainerError', msg, { cause: err });
+      this.deps.recorder.event(pod, 'Warning', 'Failed', `Error: ${msg}`);
+      throw new ContainerStartError(reason, msg, { cause: err });
     } finally {
-      result.runtimeMs += performance.now() - t1;
+      result.runtimeMs += performance.now() - started;
     }
-    recorder.event(pod, 'Normal', 'Started', `Started container ${container.name}`);
-    await this.linkContainerLog(pod, container.name, containerId, `${logDir}/${logPath}`);
   }
 
   private async linkContainerLog(pod: Pod, containerName: string, containerId: string, target: string): Promise<void> {
