@@ -52,6 +52,8 @@ export interface KubeClient {
   watch(path: string, query: Record<string, string | number | boolean | undefined>, onEvent: (type: WatchEventType, object: unknown) => void, signal: AbortSignal): Promise<void>;
   /** The server URL, for logs. */
   readonly server: string;
+  /** Re-reads the kubeconfig and its certificate files (after a certificate rotation); new calls use them. */
+  reload(): Promise<void>;
   close(): void;
 }
 
@@ -97,13 +99,29 @@ function apiError(method: string, path: string, status: number, text: string): K
   return new KubeApiError(codeForStatus(status), status, reason, `${method} ${path}: ${status} ${reason}: ${message}`);
 }
 
+async function loadKubeconfig(file: string): Promise<{ server: string; tls: RequestOptions }> {
+  const kc = new KubeConfig();
+  try {
+    kc.loadFromFile(file);
+  } catch (err) {
+    throw invalidInput(`cannot load kubeconfig ${file}: ${(err as Error).message}`, err);
+  }
+  const cluster = kc.getCurrentCluster();
+  if (!cluster?.server) throw invalidInput(`kubeconfig ${file} names no server`);
+  const tls: RequestOptions = {};
+  await kc.applyToHTTPSOptions(tls);
+  return { server: cluster.server, tls };
+}
+
 export class HttpKubeClient implements KubeClient {
   readonly server: string;
+  private readonly file: string;
   private readonly base: URL;
-  private readonly tls: RequestOptions;
-  private readonly agent: Agent;
+  private tls: RequestOptions;
+  private agent: Agent;
 
-  private constructor(server: string, tls: RequestOptions) {
+  private constructor(file: string, server: string, tls: RequestOptions) {
+    this.file = file;
     this.server = server;
     this.base = new URL(server);
     this.agent = new Agent({ keepAlive: true, maxSockets: 32, ...(tls as object) });
@@ -112,17 +130,16 @@ export class HttpKubeClient implements KubeClient {
 
   /** Reads a kubeconfig file (its current context). Throws InvalidInput when it is unusable. */
   static async fromKubeconfigFile(file: string): Promise<HttpKubeClient> {
-    const kc = new KubeConfig();
-    try {
-      kc.loadFromFile(file);
-    } catch (err) {
-      throw invalidInput(`cannot load kubeconfig ${file}: ${(err as Error).message}`, err);
-    }
-    const cluster = kc.getCurrentCluster();
-    if (!cluster?.server) throw invalidInput(`kubeconfig ${file} names no server`);
-    const opts: RequestOptions = {};
-    await kc.applyToHTTPSOptions(opts);
-    return new HttpKubeClient(cluster.server, opts);
+    const { server, tls } = await loadKubeconfig(file);
+    return new HttpKubeClient(file, server, tls);
+  }
+
+  async reload(): Promise<void> {
+    const { tls } = await loadKubeconfig(this.file);
+    const old = this.agent;
+    this.agent = new Agent({ keepAlive: true, maxSockets: 32, ...(tls as object) });
+    this.tls = { ...tls, agent: this.agent };
+    old.destroy();
   }
 
   close(): void {
