@@ -13,6 +13,14 @@ import type { KubeletConfig } from './config/types.ts';
 import { LoggingEventRecorder, type EventRecorder } from './kube/events.ts';
 import type { Pod } from './kube/types.ts';
 import type { PodChange } from './podconfig/pod-config.ts';
+import type { KubeClient } from './kube/client.ts';
+import { isNotFound as isApiNotFound } from './common/errors.ts';
+import type { MirrorPodManager } from './kube/mirror-pods.ts';
+import type { ApiStatusWriter } from './status/api-writer.ts';
+import { admitPod, type AdmissionNode } from './lifecycle/admission.ts';
+import { API_SOURCE } from './podconfig/api-source.ts';
+import { CONFIG_SOURCE_ANNOTATION } from './podconfig/manifest.ts';
+import { isStaticPod } from './cm/qos.ts';
 import { ImageManager } from './kuberuntime/images.ts';
 import { KubeRuntimeManager } from './kuberuntime/runtime-manager.ts';
 import { CONTAINER_LOGS_DIR } from './logs/paths.ts';
@@ -37,7 +45,22 @@ export interface KubeletDeps {
   recorder?: EventRecorder;
   /** True once every pod source has sent its first snapshot (upstream SeenAllSources). */
   sourcesReady: () => boolean;
+  /** The API-server edge, when the node is part of a cluster (null: standalone). */
+  api?: KubeletApiDeps | null;
 }
+
+/** What the kubelet uses of the API server when it is part of a cluster. */
+export interface KubeletApiDeps {
+  client: KubeClient;
+  mirrorPods: MirrorPodManager;
+  statusWriter: ApiStatusWriter;
+  /** The node as admission sees it; null while unknown (pods are then admitted unchecked). */
+  admissionNode: () => AdmissionNode | null;
+}
+
+const isTerminalPhase = (phase: string | undefined): boolean => phase === 'Succeeded' || phase === 'Failed';
+const fromApiServer = (pod: Pod): boolean => pod.metadata?.annotations?.[CONFIG_SOURCE_ANNOTATION] === API_SOURCE;
+const podRef = (pod: Pod): string => `${pod.metadata?.namespace}/${pod.metadata?.name}`;
 
 export class Kubelet implements PodSyncer {
   readonly statusManager: StatusManager;
@@ -49,8 +72,9 @@ export class Kubelet implements PodSyncer {
   private readonly pods = new Map<string, Pod>(); // desired pods by UID, from the sources
   private runtimeName = 'containerd';
   private readonly terminationMessages = new Map<string, string>(); // by container id
-  /** Per pod UID: waiting reasons from its last sync, for the status. */
-  private readonly waiting = new Map<string, Map<string, { reason: string; message: string }>>();
+  /** Pods that admission rejected: they never run. */
+  private readonly rejected = new Set<string>();
+  private readonly recorder: EventRecorder;
   private readonly log: Logger;
 
   constructor(deps: KubeletDeps) {
@@ -58,6 +82,7 @@ export class Kubelet implements PodSyncer {
     const { config, cri, clock, logger } = deps;
     this.log = logger.child({ component: 'kubelet' });
     const recorder = deps.recorder ?? new LoggingEventRecorder({ logger });
+    this.recorder = recorder;
     this.hostIP = nodeAddress(config.nodeIP);
     this.statusManager = new StatusManager({ clock });
     this.runtimeManager = new KubeRuntimeManager({
@@ -115,16 +140,49 @@ export class Kubelet implements PodSyncer {
     }
   }
 
-  /** Applies what changed in the pod sources: new pods start, changed pods update, removed pods stop. */
+  /**
+   * Applies what changed in the pod sources: new pods are admitted and start, changed pods
+   * update, pods marked for deletion terminate gracefully, removed pods stop.
+   */
   applyPodChange(change: PodChange): void {
     for (const pod of change.removed) {
       this.pods.delete(pod.metadata?.uid ?? '');
       this.podWorkers.terminatePod(pod);
     }
-    for (const pod of [...change.added, ...change.updated]) {
-      this.pods.set(pod.metadata?.uid ?? '', pod);
+    const added = [...change.added].sort((a, b) => String(a.metadata?.creationTimestamp ?? '').localeCompare(String(b.metadata?.creationTimestamp ?? '')));
+    for (const pod of [...added, ...change.updated]) {
+      const uid = pod.metadata?.uid ?? '';
+      this.pods.set(uid, pod);
+      if (pod.metadata?.deletionTimestamp) {
+        this.podWorkers.terminatePod(pod);
+        continue;
+      }
+      if (this.rejected.has(uid)) continue;
+      if (this.podWorkers.state(uid) === 'terminated' && !this.admit(pod)) continue;
       this.podWorkers.syncPod(pod);
     }
+  }
+
+  /**
+   * Admission of a pod the kubelet does not run yet (upstream canAdmitPod): a rejected pod is
+   * Failed with upstream's reason and never runs. Pods the API already reports terminal, and
+   * every pod when the node is not known yet (standalone), are not checked.
+   */
+  private admit(pod: Pod): boolean {
+    const node = this.deps.api?.admissionNode() ?? null;
+    if (!node || isTerminalPhase(pod.status?.phase)) return true;
+    const uid = pod.metadata?.uid ?? '';
+    const active = [...this.pods.values()].filter((p) => {
+      const u = p.metadata?.uid ?? '';
+      return u !== uid && !this.rejected.has(u) && this.podWorkers.state(u) !== 'terminated' && !isTerminalPhase(this.statusManager.getPodStatus(u)?.phase);
+    });
+    const result = admitPod(pod, active, node);
+    if (result.admit) return true;
+    this.rejected.add(uid);
+    this.log.warn({ pod: podRef(pod), podUID: uid, reason: result.reason }, result.message);
+    this.recorder.event(pod, 'Warning', result.reason, result.message);
+    this.statusManager.setPodStatus(pod, { phase: 'Failed', reason: result.reason, message: result.message, startTime: undefined, conditions: [] });
+    return false;
   }
 
   /** Pods the runtime has that no source wants and no worker handles: kill and remove them. */
@@ -141,38 +199,83 @@ export class Kubelet implements PodSyncer {
   async syncPod(pod: Pod, signal: AbortSignal): Promise<{ requeueAfterMs: number | null }> {
     const uid = pod.metadata?.uid ?? '';
     const { cri } = this.deps;
+    const mirror = this.deps.api && isStaticPod(pod) ? this.deps.api.mirrorPods.ensureMirrorPod(pod, signal) : null;
     let state = await readPodRuntimeState(cri, uid, signal);
+    if (isTerminalPhase(pod.status?.phase) || isTerminalPhase(this.statusManager.getPodStatus(uid)?.phase)) {
+      // A terminal pod never runs again (upstream: the pod worker goes straight to terminated).
+      if (state.containers.some((c) => c.state === 'running') || state.sandboxes.some((s) => s.ready)) {
+        await this.runtimeManager.killPod(pod, state, null, signal);
+        state = await readPodRuntimeState(cri, uid, signal);
+      }
+      await this.setStatus(pod, state, new Map(), false);
+      await mirror;
+      return { requeueAfterMs: null };
+    }
     const result = await this.runtimeManager.syncPod(pod, state, signal);
     if (result.changed) state = await readPodRuntimeState(cri, uid, signal);
-    this.waiting.set(uid, result.waiting);
+    await this.setStatus(pod, state, result.waiting, result.initFailed);
+    if (result.runtimeMs > 0) this.log.debug({ pod: podRef(pod), podUID: uid, runtimeMs: Math.round(result.runtimeMs * 10) / 10 }, 'runtime time in this sync');
+    await mirror;
+    return { requeueAfterMs: result.requeueAfterMs };
+  }
+
+  /** Generates the pod's API status from the runtime's state and hands it to the status manager. */
+  private async setStatus(pod: Pod, state: PodRuntimeState, waiting: Map<string, { reason: string; message: string }>, initFailed: boolean, podIsTerminal = false): Promise<void> {
     await this.readTerminationMessages(state);
     const status = generatePodStatus(pod, state, {
       hostIP: this.hostIP,
       runtimeName: this.runtimeName,
-      waiting: result.waiting,
+      waiting,
       terminationMessages: this.terminationMessages,
-      initFailed: result.initFailed,
+      initFailed,
+      podIsTerminal,
       nowISO: new Date(this.deps.clock.now()).toISOString(),
     });
     this.statusManager.setPodStatus(pod, status);
-    if (result.runtimeMs > 0) this.log.debug({ pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`, podUID: uid, runtimeMs: Math.round(result.runtimeMs * 10) / 10 }, 'runtime time in this sync');
-    return { requeueAfterMs: result.requeueAfterMs };
   }
 
+  /**
+   * Stops the pod within its grace period and removes what it has. A pod deleted through the
+   * API gets its final status written and is then removed from the API (grace period 0, as
+   * upstream); a static pod's mirror pod is deleted.
+   */
   async terminatePod(pod: Pod, signal: AbortSignal): Promise<void> {
     const uid = pod.metadata?.uid ?? '';
-    const state = await readPodRuntimeState(this.deps.cri, uid, signal);
+    let state = await readPodRuntimeState(this.deps.cri, uid, signal);
     const desired = pod.spec ? pod : null;
-    await this.runtimeManager.killPod(desired, state, null, signal);
+    const deletionGrace = pod.metadata?.deletionTimestamp ? pod.metadata.deletionGracePeriodSeconds : undefined;
+    await this.runtimeManager.killPod(desired, state, typeof deletionGrace === 'number' ? deletionGrace : null, signal);
+    const api = this.deps.api;
+    if (api && desired && fromApiServer(pod) && pod.metadata?.deletionTimestamp) {
+      state = await readPodRuntimeState(this.deps.cri, uid, signal);
+      await this.setStatus(pod, state, new Map(), false, true);
+      api.statusWriter.setPodStatus(pod, this.statusManager.getPodStatus(uid)!);
+      await api.statusWriter.flush(uid);
+      await this.deletePodFromApi(api, pod, signal);
+    }
+    if (api && desired && isStaticPod(pod)) await api.mirrorPods.deleteMirrorPod(pod, signal);
     const name = pod.metadata?.name || state.name;
     const namespace = pod.metadata?.namespace || state.namespace;
     const names = name && namespace ? { name, namespace } : null;
     await this.runtimeManager.removePod(uid, state, names, signal);
     if (this.deps.config.cgroupsPerQOS) await removePodCgroups(uid, this.deps.config.cgroupRoot);
     for (const c of state.containers) this.terminationMessages.delete(c.id);
-    this.waiting.delete(uid);
+    this.rejected.delete(uid);
     this.statusManager.removePod(uid);
+    api?.statusWriter.forget(uid);
     this.log.info({ pod: names ? `${names.namespace}/${names.name}` : undefined, podUID: uid }, 'pod terminated and removed');
+  }
+
+  private async deletePodFromApi(api: KubeletApiDeps, pod: Pod, signal: AbortSignal): Promise<void> {
+    const m = pod.metadata ?? {};
+    try {
+      await api.client.request('DELETE', `/api/v1/namespaces/${encodeURIComponent(m.namespace ?? '')}/pods/${encodeURIComponent(m.name ?? '')}`, {
+        body: { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0, preconditions: { uid: m.uid } },
+        signal,
+      });
+    } catch (err) {
+      if (!isApiNotFound(err)) throw err;
+    }
   }
 
   /** Reads each newly exited container's termination message file once (capped, never following a symlink). */

@@ -12,8 +12,10 @@ export interface StatusInputs {
   waiting: Map<string, WaitingReason>;
   /** Termination messages read from the containers' message files, by container id. */
   terminationMessages: Map<string, string>;
-  /** True once the pod can never run again (every container done, or failed init with Never). */
+  /** True when an init container failed and the restart policy is Never. */
   initFailed: boolean;
+  /** True when the pod is being deleted and all its containers are stopped: the phase becomes terminal. */
+  podIsTerminal?: boolean;
   nowISO: string;
 }
 
@@ -72,7 +74,7 @@ function containerStatus(spec: Container, state: PodRuntimeState, inputs: Status
 const isRestartableInit = (c: Container): boolean => c.restartPolicy === 'Always';
 
 /** The pod phase from its container statuses (upstream getPhase). */
-export function podPhase(pod: Pod, initStatuses: ContainerStatus[], statuses: ContainerStatus[]): PodStatus['phase'] {
+export function podPhase(pod: Pod, initStatuses: ContainerStatus[], statuses: ContainerStatus[], podIsTerminal = false): PodStatus['phase'] {
   const policy = pod.spec?.restartPolicy ?? 'Always';
   let pendingInit = 0;
   let failedInit = 0;
@@ -106,6 +108,7 @@ export function podPhase(pod: Pod, initStatuses: ContainerStatus[], statuses: Co
   if (waiting > 0) return 'Pending';
   if (running > 0 && unknown === 0) return 'Running';
   if (running === 0 && stopped > 0 && unknown === 0) {
+    if (podIsTerminal) return stopped === succeeded ? 'Succeeded' : 'Failed';
     if (policy === 'Always') return 'Running';
     if (stopped === succeeded) return 'Succeeded';
     if (policy === 'Never') return 'Failed';
@@ -165,7 +168,7 @@ export function generatePodStatus(pod: Pod, state: PodRuntimeState, inputs: Stat
     const s = initStatuses[i]!;
     if (!isRestartableInit(c) && s.state?.terminated?.exitCode === 0) s.ready = true;
   });
-  let phase = podPhase(pod, initStatuses, statuses);
+  let phase = podPhase(pod, initStatuses, statuses, inputs.podIsTerminal);
   if (inputs.initFailed) phase = 'Failed';
   const sandboxReady = !!sandbox?.ready && (!!pod.spec?.hostNetwork || !!sandbox.ip);
   const podIPs = pod.spec?.hostNetwork ? (inputs.hostIP ? [inputs.hostIP] : []) : sandbox?.ready ? sandbox.ips : [];
