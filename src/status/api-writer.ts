@@ -68,6 +68,14 @@ export class ApiStatusWriter {
     while (e?.running) await e.running;
   }
 
+  /** Writes every known status again if it differs from what was written (e.g. a mirror pod appeared). */
+  rewriteAll(): void {
+    for (const [uid, e] of this.entries) {
+      e.dirty = true;
+      if (!e.running) e.running = this.drain(uid, e);
+    }
+  }
+
   /** Forgets a pod (after it is deleted). */
   forget(uid: string): void {
     this.entries.delete(uid);
