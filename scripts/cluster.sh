@@ -35,10 +35,12 @@ need_root() {
   [ "$(id -u)" -eq 0 ] || die "must run as root (it writes $CACHE_ROOT and $STATE_DIR); try: sudo npm run cluster:up"
 }
 
-took() {
-  local ms=$((($(date +%s%N) - started_ns) / 1000000))
+# elapsed_ms START_NS: time since START_NS (from date +%s%N), as "1.2s".
+elapsed_ms() {
+  local ms=$((($(date +%s%N) - $1) / 1000000))
   printf '%d.%01ds' $((ms / 1000)) $((ms % 1000 / 100))
 }
+took() { elapsed_ms "$started_ns"; }
 
 # --- build -------------------------------------------------------------------------------------------
 # builder_pid: pid of a running scripts/cluster/build.sh (ours, from the pid file), else empty.
@@ -62,7 +64,8 @@ ensure_built() {
     say "a build is already running (pid $pid, for $(elapsed_since "$since")); waiting for it (log: $BUILD_LOG)"
   else
     say "building Kubernetes $K8S_VERSION and etcd $ETCD_VERSION from the Go module registry into $CACHE_ROOT"
-    say "once per machine; about 30-60 min on 2 cores. It continues if this shell ends (log: $BUILD_LOG)"
+    say "once per machine: about 8 min on 2 cores (more when the Go module cache is cold or slow)."
+    say "the build continues if this shell ends; a later up waits for it (log: $BUILD_LOG)"
     printf '\n=== %s scripts/cluster.sh started a build\n' "$(date -Is)" >>"$BUILD_LOG"
     # nice: the build takes both cores for a long time; let interactive work go first.
     setsid nohup nice -n 10 bash "$cluster_dir/build.sh" >>"$BUILD_LOG" 2>&1 </dev/null &
@@ -76,7 +79,7 @@ ensure_built() {
       last_report=$(date +%s)
       # Lines after the last "build: started" that are not our own or go's download notes are
       # package paths `go build -v` compiled.
-      compiled=$(awk '/^build: started/ { n = 0; next } !/^(build:|go: |===)/ { n++ } END { print n + 0 }' "$BUILD_LOG")
+      compiled=$(awk '/^build: started/ { n = 0; next } NF && !/^(build:|go: |===)/ { n++ } END { print n + 0 }' "$BUILD_LOG")
       step=$(grep '^build: ' "$BUILD_LOG" | tail -n 1 | cut -c8-)
       say "building ($(elapsed_since "$since")): $compiled packages compiled; $step"
     fi
@@ -128,7 +131,12 @@ component_args() {
         --service-cluster-ip-range="$SERVICE_CIDR" --allow-privileged=true \
         --kubelet-client-certificate="$PKI_DIR/apiserver-kubelet-client.crt" \
         --kubelet-client-key="$PKI_DIR/apiserver-kubelet-client.key" \
-        --kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname
+        --kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname \
+        --requestheader-client-ca-file="$PKI_DIR/front-proxy-ca.crt" \
+        --requestheader-allowed-names=front-proxy-client --requestheader-username-headers=X-Remote-User \
+        --requestheader-group-headers=X-Remote-Group --requestheader-extra-headers-prefix=X-Remote-Extra- \
+        --proxy-client-cert-file="$PKI_DIR/front-proxy-client.crt" \
+        --proxy-client-key-file="$PKI_DIR/front-proxy-client.key"
       ;;
     kube-controller-manager)
       local kc="$KUBECONFIG_DIR/controller-manager.kubeconfig"
@@ -178,13 +186,15 @@ start_component() {
   log="$LOG_DIR/$name.log"
   owner=$(tcp_owner_pid "$(component_listen "$name")")
   [ -z "$owner" ] || die "$(component_listen "$name") is taken by pid $owner ($(exe_of "$owner")); $name cannot start"
-  local args=()
+  local args=() t0
+  t0=$(date +%s%N)
   mapfile -t args < <(component_args "$name")
   printf '\n=== %s started by tskubelet scripts/cluster.sh: %s %s\n' "$(date -Is)" "$bin" "${args[*]}" >>"$log"
   # 7>&-: the daemon must not inherit (and keep holding) the state lock.
   setsid nohup "$bin" "${args[@]}" >>"$log" 2>&1 </dev/null 7>&- &
   pid=$!
   echo "$pid" >"$PID_DIR/$name.pid"
+  printf '%s\n' "${args[@]}" >"$PID_DIR/$name.args"
   case $name in
     etcd) timeout=$ETCD_READY_TIMEOUT ;;
     kube-apiserver) timeout=$APISERVER_READY_TIMEOUT ;;
@@ -192,7 +202,7 @@ start_component() {
   esac
   for ((i = 0; i < timeout * 5; i++)); do
     if component_ready "$name"; then
-      say "started $name (pid $pid) at +$(took)"
+      say "started $name (pid $pid) in $(elapsed_ms "$t0")"
       return 0
     fi
     if ! pid_alive "$pid"; then
@@ -203,6 +213,18 @@ start_component() {
   done
   tail -n 25 "$log" >&2
   die "$name did not become healthy within ${timeout}s (pid $pid still runs; log: $log)"
+}
+
+# args_match NAME: true when the running NAME was started with the flags this script gives it now.
+args_match() { [ "$(component_args "$1")" = "$(cat "$PID_DIR/$1.args" 2>/dev/null)" ]; }
+
+# all_current: true when every component runs, is this version's binary and has today's flags.
+all_current() {
+  local c pid
+  for c in "${COMPONENTS[@]}"; do
+    pid=$(component_pid "$c")
+    [ -n "$pid" ] && [ "$(exe_of "$pid")" = "$(component_bin "$c")" ] && args_match "$c" || return 1
+  done
 }
 
 # running_count: how many of COMPONENTS run (ours, checked).
@@ -349,9 +371,7 @@ cmd_up() {
   need_root
   command -v curl >/dev/null || die "curl not found (npm run setup installs it)"
   # Fast path: everything runs (maybe started from another clone) and answers.
-  if builds_done && [ "$(running_count)" -eq "${#COMPONENTS[@]}" ] && component_ready kube-apiserver; then
-    local c
-    for c in "${COMPONENTS[@]}"; do check_ours "$c" "$(component_pid "$c")"; done
+  if builds_done && all_current && component_ready kube-apiserver; then
     link_repo
     printf 'cluster: already up (%s): Kubernetes %s, etcd %s\n' "$(took)" "$K8S_VERSION" "$ETCD_VERSION"
     print_where
@@ -374,8 +394,13 @@ cmd_up() {
   chmod 0700 "$ETCD_DATA"
   for c in "${COMPONENTS[@]}"; do
     pid=$(component_pid "$c")
+    if [ -n "$pid" ]; then check_ours "$c" "$pid"; fi
+    if [ -n "$pid" ] && ! args_match "$c"; then
+      say "restarting $c (pid $pid): the flags scripts/cluster.sh gives it changed"
+      stop_pid "$c" "$pid"
+      pid=
+    fi
     if [ -n "$pid" ]; then
-      check_ours "$c" "$pid"
       component_ready "$c" || say "warning: $c (pid $pid) runs but is not healthy yet (log: $LOG_DIR/$c.log)"
     else
       start_component "$c"
@@ -398,7 +423,7 @@ cmd_down_locked() {
       stop_pid "$c" "$pid"
       say "stopped $c (pid $pid)"
     fi
-    rm -f "$PID_DIR/$c.pid"
+    rm -f "$PID_DIR/$c.pid" "$PID_DIR/$c.args"
   done
 }
 

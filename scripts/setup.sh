@@ -36,7 +36,7 @@ trap cleanup EXIT
 # iptables: bridge ipMasq and portmap program NAT rules. kmod: modprobe. procps: sysctl.
 # util-linux: flock, setsid. gcc/libc6-dev: static pause. curl: registry probes.
 packages=(containerd runc containernetworking-plugins docker-registry skopeo umoci busybox-static
-  gcc libc6-dev iproute2 iptables kmod procps util-linux curl)
+  gcc libc6-dev iproute2 iptables kmod procps util-linux curl openssl)
 # The Go toolchain fetches the CRI definition (k8s.io/cri-api); use the machine's when it has one.
 command -v go >/dev/null 2>&1 || packages+=(golang-go)
 mapfile -t installed < <(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${packages[@]}" 2>/dev/null | awk '$1 == "ii" { print $2 }')

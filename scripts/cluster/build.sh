@@ -89,7 +89,7 @@ build_kubernetes() {
     ldflags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     ldflags+=" -X $pkg.gitTreeState=archive -X $pkg.buildDate=$build_date -X $pkg.gitCommit="
   done
-  say "kubernetes $K8S_VERSION: go build ${K8S_BINARIES[*]} (one shared build; 2 cores take a while)"
+  say "kubernetes $K8S_VERSION: go build ${K8S_BINARIES[*]}"
   (cd "$cache/src" && go build "${go_flags[@]}" -ldflags "$ldflags" -o "$cache/bin.new/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl) ||

@@ -22,41 +22,48 @@ trap 'rm -rf "$work"' EXIT
 
 renew_at=$(($(date +%s) + RENEW_BEFORE_DAYS * 86400))
 
-# --- CA -------------------------------------------------------------------------------------------
-ca_valid() {
-  [ -s "$PKI_DIR/ca.crt" ] && [ -s "$PKI_DIR/ca.key" ] &&
-    openssl x509 -in "$PKI_DIR/ca.crt" -noout -checkend $((RENEW_BEFORE_DAYS * 86400)) >/dev/null 2>&1
-}
-if ! ca_valid; then
-  cat >"$work/ca.cnf" <<'EOF'
+# --- CAs -----------------------------------------------------------------------------------------
+# ca NAME CN: NAME.crt/NAME.key, a self-signed CA; replaced when missing or about to expire.
+ca() {
+  local name=$1 cn=$2
+  if [ -s "$PKI_DIR/$name.crt" ] && [ -s "$PKI_DIR/$name.key" ] &&
+    openssl x509 -in "$PKI_DIR/$name.crt" -noout -checkend $((RENEW_BEFORE_DAYS * 86400)) >/dev/null 2>&1; then
+    return 0
+  fi
+  cat >"$work/$name.cnf" <<EOF
 [req]
 distinguished_name = dn
 prompt = no
 x509_extensions = ext
 [dn]
-CN = tskubelet-cluster-ca
+CN = $cn
 [ext]
 basicConstraints = critical, CA:TRUE
 keyUsage = critical, keyCertSign, cRLSign, digitalSignature
 subjectKeyIdentifier = hash
 EOF
-  openssl req -x509 -new -newkey rsa:2048 -nodes -sha256 -days "$CA_DAYS" -config "$work/ca.cnf" \
-    -keyout "$work/ca.key" -out "$work/ca.crt" 2>"$work/err" || { cat "$work/err" >&2; die "creating the CA failed"; }
-  mv "$work/ca.key" "$PKI_DIR/ca.key"
-  mv "$work/ca.crt" "$PKI_DIR/ca.crt"
-  chmod 0644 "$PKI_DIR/ca.crt"
-  say "wrote $PKI_DIR/ca.crt (new cluster CA: every certificate below is re-issued)"
-fi
+  openssl req -x509 -new -newkey rsa:2048 -nodes -sha256 -days "$CA_DAYS" -config "$work/$name.cnf" \
+    -keyout "$work/$name.key" -out "$work/$name.crt" 2>"$work/err" || { cat "$work/err" >&2; die "creating the $name CA failed"; }
+  mv "$work/$name.key" "$PKI_DIR/$name.key"
+  mv "$work/$name.crt" "$PKI_DIR/$name.crt"
+  chmod 0644 "$PKI_DIR/$name.crt"
+  say "wrote $PKI_DIR/$name.crt (new CA: the certificates it signs are re-issued)"
+}
+# The cluster CA: clients (admin, components, kubelets via the CSR signer) and the API server.
+ca ca tskubelet-cluster-ca
+# The front-proxy CA: the API server's identity towards aggregated API servers, and the CA that
+# the controller-manager and scheduler expect in extension-apiserver-authentication (kubeadm).
+ca front-proxy-ca tskubelet-front-proxy-ca
 
 # --- leaf certificates ----------------------------------------------------------------------------
-# leaf NAME SUBJECT EKU [SAN]: NAME.crt/NAME.key signed by the CA. SUBJECT like /O=g/CN=n; EKU
+# leaf CA NAME SUBJECT EKU [SAN]: NAME.crt/NAME.key signed by CA. SUBJECT like /O=g/CN=n; EKU
 # serverAuth or clientAuth; SAN an openssl subjectAltName value. NAME.spec remembers what was asked.
 leaf() {
-  local name=$1 subject=$2 eku=$3 san=${4:-} spec
-  spec="subject=$subject eku=$eku san=$san days=$LEAF_DAYS"
+  local ca=$1 name=$2 subject=$3 eku=$4 san=${5:-} spec
+  spec="ca=$ca subject=$subject eku=$eku san=$san days=$LEAF_DAYS"
   if [ -s "$PKI_DIR/$name.key" ] && [ -s "$PKI_DIR/$name.crt" ] &&
     [ "$(cat "$PKI_DIR/$name.spec" 2>/dev/null)" = "$spec" ] &&
-    openssl verify -attime "$renew_at" -CAfile "$PKI_DIR/ca.crt" "$PKI_DIR/$name.crt" >/dev/null 2>&1; then
+    openssl verify -attime "$renew_at" -CAfile "$PKI_DIR/$ca.crt" "$PKI_DIR/$name.crt" >/dev/null 2>&1; then
     return 0
   fi
   {
@@ -68,7 +75,7 @@ leaf() {
   } >"$work/$name.ext"
   if ! { openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$work/$name.key" &&
     openssl req -new -key "$work/$name.key" -subj "$subject" -out "$work/$name.csr" &&
-    openssl x509 -req -in "$work/$name.csr" -CA "$PKI_DIR/ca.crt" -CAkey "$PKI_DIR/ca.key" \
+    openssl x509 -req -in "$work/$name.csr" -CA "$PKI_DIR/$ca.crt" -CAkey "$PKI_DIR/$ca.key" \
       -set_serial "0x$(openssl rand -hex 16)" -days "$LEAF_DAYS" -sha256 -extfile "$work/$name.ext" \
       -out "$work/$name.crt"; } 2>"$work/err"; then
     cat "$work/err" >&2
@@ -80,16 +87,18 @@ leaf() {
   say "wrote $PKI_DIR/$name.crt ($subject)"
 }
 
-leaf apiserver "/CN=kube-apiserver" serverAuth \
+leaf ca apiserver "/CN=kube-apiserver" serverAuth \
   "IP:127.0.0.1,IP:$SERVICE_IP,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 # Full access for people and tests.
-leaf admin "/O=system:masters/CN=tskubelet-admin" clientAuth
+leaf ca admin "/O=system:masters/CN=tskubelet-admin" clientAuth
 # Users the default RBAC policy already grants what these components need.
-leaf controller-manager "/CN=system:kube-controller-manager" clientAuth
-leaf scheduler "/CN=system:kube-scheduler" clientAuth
+leaf ca controller-manager "/CN=system:kube-controller-manager" clientAuth
+leaf ca scheduler "/CN=system:kube-scheduler" clientAuth
 # The API server's identity towards kubelets (logs, exec, port-forward, metrics). No group:
 # cluster.sh binds this user to the upstream ClusterRole system:kubelet-api-admin.
-leaf apiserver-kubelet-client "/CN=kube-apiserver-kubelet-client" clientAuth
+leaf ca apiserver-kubelet-client "/CN=kube-apiserver-kubelet-client" clientAuth
+# The API server's identity towards aggregated API servers (--proxy-client-cert-file).
+leaf front-proxy-ca front-proxy-client "/CN=front-proxy-client" clientAuth
 
 # --- service-account signing key --------------------------------------------------------------------
 if [ ! -s "$PKI_DIR/sa.key" ] || [ ! -s "$PKI_DIR/sa.pub" ]; then

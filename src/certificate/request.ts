@@ -172,6 +172,7 @@ export async function waitForCertificate(client: KubeClient, name: string, uid: 
         }
         const inner = new AbortController();
         const watchSignal = AbortSignal.any([signal, inner.signal]);
+        const watchStarted = opts.clock.now();
         await client
           .watch(CSR_PATH, { ...query, resourceVersion, allowWatchBookmarks: true, timeoutSeconds: WATCH_TIMEOUT_S }, (type, object) => {
             const csr = object as CertificateSigningRequest;
@@ -183,6 +184,8 @@ export async function waitForCertificate(client: KubeClient, name: string, uid: 
           .catch((err: unknown) => {
             if (!inner.signal.aborted || signal.aborted) throw err;
           });
+        // A watch the server ends at once (not its timeout) must not become a busy loop.
+        if (result === undefined && failure === undefined && opts.clock.now() - watchStarted < RETRY_MS) await opts.clock.sleep(RETRY_MS, signal);
       } catch (err) {
         if (signal.aborted) throw err;
         if (isGone(err)) resourceVersion = '';

@@ -228,6 +228,8 @@ export class HttpKubeClient implements KubeClient {
           }
         });
         lines.on('close', () => done());
+        // A cancelled watch destroys the response; readline re-emits that as its own error.
+        lines.on('error', (err) => done(transient(`watch ${path}: ${err.message}`, err)));
         res.on('error', (err) => done(transient(`watch ${path}: ${err.message}`, err)));
       }, (err) => done(transient(`watch ${path}: ${err.message}`, err)));
       const onAbort = (): void => cancel();

@@ -1,8 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Container, EnvVar, Pod } from '../kube/types.ts';
-import { isInvalidInput, isTransient, isUnsupported } from '../common/errors.ts';
-import { expandContainerCommandAndArgs, expandVariables, makeEnvironment, type EnvOptions } from './envvars.ts';
+import type { ConfigMap, PodObjectSource, Secret, Service } from '../kube/object-cache.ts';
+import { isInvalidInput, isNotFound, isTransient, isUnsupported } from '../common/errors.ts';
+import {
+  buildEnvironment,
+  envReferences,
+  expandContainerCommandAndArgs,
+  expandVariables,
+  fromServices,
+  makeEnvironment,
+  resolveEnvSources,
+  serviceEnvironment,
+  type EnvOptions,
+  type EnvSources,
+} from './envvars.ts';
 
 const vars: Record<string, string> = { VAR_A: 'A', VAR_B: 'B', VAR_C: 'C', VAR_REF: '$(VAR_A)', VAR_EMPTY: '' };
 const lookup = (name: string): string | undefined => (Object.hasOwn(vars, name) ? vars[name] : undefined);
@@ -228,15 +240,222 @@ test('makeEnvironment: unsupported or bad resources are InvalidInput', () => {
   assert.throws(() => makeEnvironment(ctr([resField('X', 'limits.cpu', 'abc')]), basePod()), isInvalidInput);
 });
 
-test('makeEnvironment: configMap, secret, file and envFrom sources are Unsupported', () => {
+test('makeEnvironment: without an API server, configMap, secret, file and envFrom sources are Unsupported', () => {
   const cases: [Container, RegExp][] = [
-    [ctr([{ name: 'CM', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'k' } } }]), /env var CM: couldn't get configMap prod\/cfg/],
-    [ctr([{ name: 'S', valueFrom: { secretKeyRef: { name: 'sec', key: 'k', optional: true } } }]), /env var S: couldn't get secret prod\/sec/],
+    [ctr([{ name: 'CM', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'k' } } }]), /^couldn't get configMap prod\/cfg, no kubeClient defined$/],
+    [ctr([{ name: 'S', valueFrom: { secretKeyRef: { name: 'sec', key: 'k', optional: true } } }]), /^couldn't get secret prod\/sec, no kubeClient defined$/],
     [ctr([{ name: 'F', valueFrom: { fileKeyRef: { path: 'p', key: 'k', volumeName: 'v' } } }]), /env var F: fileKeyRef/],
-    [ctr([], { envFrom: [{ configMapRef: { name: 'cfg' } }] }), /envFrom configMap cfg/],
-    [ctr([], { envFrom: [{ secretRef: { name: 'sec' } }] }), /envFrom secret sec/],
+    [ctr([], { envFrom: [{ configMapRef: { name: 'cfg' } }] }), /^couldn't get configMap prod\/cfg, no kubeClient defined$/],
+    [ctr([], { envFrom: [{ secretRef: { name: 'sec', optional: true } }] }), /^couldn't get secret prod\/sec, no kubeClient defined$/],
   ];
   for (const [c, msg] of cases) assert.throws(() => makeEnvironment(c, basePod([c])), (err: unknown) => isUnsupported(err) && msg.test((err as Error).message));
+});
+
+const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
+const cfg: ConfigMap = { metadata: { name: 'cfg', namespace: 'prod' }, data: { mode: 'fast', 'log.level': 'debug', shared: 'from-cm' }, binaryData: { bin: b64('nope') } };
+const sec: Secret = { metadata: { name: 'sec', namespace: 'prod' }, data: { password: b64('s3cr=t\n'), shared: b64('from-secret') } };
+const sources = (extra: Partial<EnvSources> = {}): EnvSources => ({
+  configMaps: new Map<string, ConfigMap | null>([['cfg', cfg], ['gone', null]]),
+  secrets: new Map<string, Secret | null>([['sec', sec], ['gone', null]]),
+  serviceEnv: new Map(),
+  ...extra,
+});
+
+test('makeEnvironment: configMapKeyRef and secretKeyRef from fetched objects', () => {
+  const c = ctr([
+    { name: 'MODE', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'mode' } } },
+    { name: 'PASS', valueFrom: { secretKeyRef: { name: 'sec', key: 'password' } } },
+    { name: 'BIN', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'bin', optional: true } } }, // binaryData is not env
+    { name: 'OPT_CM', valueFrom: { configMapKeyRef: { name: 'gone', key: 'k', optional: true } } },
+    { name: 'OPT_KEY', valueFrom: { secretKeyRef: { name: 'sec', key: 'nope', optional: true } } },
+    { name: 'REF', value: '$(MODE)/$(OPT_CM)' },
+  ]);
+  assert.deepEqual(makeEnvironment(c, basePod([c]), { sources: sources() }), [
+    { name: 'MODE', value: 'fast' },
+    { name: 'PASS', value: 's3cr=t\n' },
+    { name: 'REF', value: 'fast/$(OPT_CM)' },
+  ]);
+});
+
+test('makeEnvironment: a missing non-optional reference fails with upstream message', () => {
+  const cases: [EnvVar[], Container['envFrom'], string][] = [
+    [[{ name: 'X', valueFrom: { configMapKeyRef: { name: 'gone', key: 'k' } } }], undefined, 'configmap "gone" not found'],
+    [[{ name: 'X', valueFrom: { secretKeyRef: { name: 'gone', key: 'k' } } }], undefined, 'secret "gone" not found'],
+    [[{ name: 'X', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'k' } } }], undefined, "couldn't find key k in ConfigMap prod/cfg"],
+    [[{ name: 'X', valueFrom: { secretKeyRef: { name: 'sec', key: 'k' } } }], undefined, "couldn't find key k in Secret prod/sec"],
+    [[], [{ configMapRef: { name: 'gone' } }], 'configmap "gone" not found'],
+    [[], [{ secretRef: { name: 'gone' } }], 'secret "gone" not found'],
+  ];
+  for (const [envs, envFrom, msg] of cases) {
+    const c = ctr(envs, envFrom ? { envFrom } : {});
+    assert.throws(() => makeEnvironment(c, basePod([c]), { sources: sources() }), (err: unknown) => isNotFound(err) && (err as Error).message === msg, msg);
+  }
+});
+
+test('buildEnvironment: envFrom with prefixes, optional sources, env overriding envFrom', () => {
+  const c = ctr([{ name: 'CFG_mode', value: 'override' }, { name: 'USE', value: '$(CFG_mode)-$(SEC_password)' }], {
+    envFrom: [
+      { configMapRef: { name: 'cfg' }, prefix: 'CFG_' },
+      { secretRef: { name: 'sec' }, prefix: 'SEC_' },
+      { configMapRef: { name: 'gone', optional: true } },
+      { secretRef: { name: 'gone', optional: true } },
+      { configMapRef: { name: 'cfg' } }, // later sources win on the same name
+      { secretRef: { name: 'sec' } },
+    ],
+  });
+  const { env, warnings } = buildEnvironment(c, basePod([c]), { sources: sources() });
+  assert.deepEqual(Object.fromEntries(env.map((e) => [e.name, e.value])), {
+    CFG_mode: 'override',
+    'CFG_log.level': 'debug',
+    CFG_shared: 'from-cm',
+    SEC_password: 's3cr=t\n',
+    SEC_shared: 'from-secret',
+    mode: 'fast',
+    'log.level': 'debug',
+    shared: 'from-secret',
+    password: 's3cr=t\n',
+    USE: 'override-s3cr=t\n',
+  });
+  assert.deepEqual(warnings, []);
+  // The envFrom variables come first, in their order; a variable declared in env keeps its place.
+  assert.equal(env[0]?.name, 'CFG_mode');
+});
+
+test('buildEnvironment: envFrom keys that cannot be variable names are skipped with a warning', () => {
+  const odd: ConfigMap = { data: { good: '1', 'b=ad': '2', 'tab\tkey': '3' } };
+  const c = ctr([], { envFrom: [{ configMapRef: { name: 'odd' } }] });
+  const { env, warnings } = buildEnvironment(c, basePod([c]), { sources: sources({ configMaps: new Map([['odd', odd]]) }) });
+  assert.deepEqual(env, [{ name: 'good', value: '1' }]);
+  assert.deepEqual(warnings, ['Keys [b=ad, tab\tkey] from the EnvFrom configMap prod/odd were skipped since they are considered invalid environment variable names.']);
+});
+
+const svc = (namespace: string, name: string, clusterIP: string, ports: { port: number; name?: string; protocol?: string }[]): Service => ({
+  metadata: { name, namespace },
+  spec: { clusterIP, ports },
+});
+
+test('fromServices: docker-link style variables as upstream envvars.FromServices', () => {
+  const vars = fromServices([
+    svc('prod', 'my-db', '10.0.0.7', [{ port: 5432, name: 'sql' }, { port: 53, name: 'dns-udp', protocol: 'UDP' }]),
+    svc('prod', 'headless', 'None', [{ port: 80 }]),
+    svc('prod', 'v6', 'fd00::1', [{ port: 443 }]),
+  ]);
+  assert.deepEqual(Object.fromEntries(vars.map((e) => [e.name, e.value])), {
+    MY_DB_SERVICE_HOST: '10.0.0.7',
+    MY_DB_SERVICE_PORT: '5432',
+    MY_DB_SERVICE_PORT_SQL: '5432',
+    MY_DB_SERVICE_PORT_DNS_UDP: '53',
+    MY_DB_PORT: 'tcp://10.0.0.7:5432',
+    MY_DB_PORT_5432_TCP: 'tcp://10.0.0.7:5432',
+    MY_DB_PORT_5432_TCP_PROTO: 'tcp',
+    MY_DB_PORT_5432_TCP_PORT: '5432',
+    MY_DB_PORT_5432_TCP_ADDR: '10.0.0.7',
+    MY_DB_PORT_53_UDP: 'udp://10.0.0.7:53',
+    MY_DB_PORT_53_UDP_PROTO: 'udp',
+    MY_DB_PORT_53_UDP_PORT: '53',
+    MY_DB_PORT_53_UDP_ADDR: '10.0.0.7',
+    V6_SERVICE_HOST: 'fd00::1',
+    V6_SERVICE_PORT: '443',
+    V6_PORT: 'tcp://[fd00::1]:443',
+    V6_PORT_443_TCP: 'tcp://[fd00::1]:443',
+    V6_PORT_443_TCP_PROTO: 'tcp',
+    V6_PORT_443_TCP_PORT: '443',
+    V6_PORT_443_TCP_ADDR: 'fd00::1',
+  });
+});
+
+test('serviceEnvironment: the kubernetes service always, the namespace services with enableServiceLinks', () => {
+  const all = [
+    svc('default', 'kubernetes', '10.96.0.1', [{ port: 443, name: 'https' }]),
+    svc('default', 'other', '10.96.0.9', [{ port: 80 }]),
+    svc('prod', 'web', '10.96.0.2', [{ port: 8080 }]),
+    svc('dev', 'web-dev', '10.96.0.3', [{ port: 8080 }]),
+  ];
+  const names = (m: Map<string, string>): string[] => [...m.keys()].filter((k) => k.endsWith('_SERVICE_HOST')).sort();
+  assert.deepEqual(names(serviceEnvironment(all, 'prod', true)), ['KUBERNETES_SERVICE_HOST', 'WEB_SERVICE_HOST']);
+  assert.deepEqual(names(serviceEnvironment(all, 'prod', false)), ['KUBERNETES_SERVICE_HOST']);
+  assert.deepEqual(names(serviceEnvironment(all, 'default', true)), ['KUBERNETES_SERVICE_HOST', 'OTHER_SERVICE_HOST']);
+  assert.equal(serviceEnvironment(all, 'prod', false).get('KUBERNETES_SERVICE_PORT_HTTPS'), '443');
+  // A service named kubernetes in the pod's namespace wins when links are on.
+  const shadow = [...all, svc('prod', 'kubernetes', '10.96.0.50', [{ port: 1 }])];
+  assert.equal(serviceEnvironment(shadow, 'prod', true).get('KUBERNETES_SERVICE_HOST'), '10.96.0.50');
+  assert.equal(serviceEnvironment(shadow, 'prod', false).get('KUBERNETES_SERVICE_HOST'), '10.96.0.1');
+});
+
+test('makeEnvironment: service variables come last, feed $(VAR) expansion, and never override env', () => {
+  const serviceEnv = serviceEnvironment([svc('prod', 'web', '10.96.0.2', [{ port: 8080 }])], 'prod', true);
+  const c = ctr([
+    { name: 'URL', value: 'http://$(WEB_SERVICE_HOST):$(WEB_SERVICE_PORT)' },
+    { name: 'WEB_SERVICE_PORT', value: '9999' },
+    { name: 'AFTER', value: '$(WEB_SERVICE_PORT)' },
+  ]);
+  const env = makeEnvironment(c, basePod([c]), { sources: sources({ serviceEnv }) });
+  const obj = Object.fromEntries(env.map((e) => [e.name, e.value]));
+  assert.equal(obj.URL, 'http://10.96.0.2:8080');
+  assert.equal(obj.AFTER, '9999');
+  assert.equal(env.filter((e) => e.name === 'WEB_SERVICE_PORT').length, 1);
+  assert.equal(obj.WEB_SERVICE_PORT, '9999');
+  assert.deepEqual(env.slice(0, 3).map((e) => e.name), ['URL', 'WEB_SERVICE_PORT', 'AFTER']);
+  assert.equal(obj.WEB_PORT_8080_TCP_ADDR, '10.96.0.2');
+});
+
+test('envReferences: the ConfigMaps and Secrets a container needs', () => {
+  const c = ctr(
+    [
+      { name: 'A', valueFrom: { configMapKeyRef: { name: 'c1', key: 'k' } } },
+      { name: 'B', valueFrom: { secretKeyRef: { name: 's1', key: 'k' } } },
+      { name: 'C', value: 'literal', valueFrom: { secretKeyRef: { name: 'unused', key: 'k' } } },
+    ],
+    { envFrom: [{ configMapRef: { name: 'c2' } }, { secretRef: { name: 's1' } }] },
+  );
+  assert.deepEqual(envReferences(c), { configMaps: ['c2', 'c1'], secrets: ['s1'] });
+});
+
+/** A PodObjectSource over fixed objects, counting calls. */
+function fakeSource(objs: { configMaps?: ConfigMap[]; secrets?: Secret[]; services?: Service[]; failServices?: boolean }): PodObjectSource & { calls: string[] } {
+  const calls: string[] = [];
+  const find = <T extends { metadata?: { namespace?: string; name?: string } }>(list: T[] | undefined, ns: string, name: string): T | null =>
+    list?.find((o) => o.metadata?.namespace === ns && o.metadata?.name === name) ?? null;
+  return {
+    calls,
+    getConfigMap: async (ns, name) => (calls.push(`cm ${ns}/${name}`), find(objs.configMaps, ns, name)),
+    getSecret: async (ns, name) => (calls.push(`secret ${ns}/${name}`), find(objs.secrets, ns, name)),
+    listServices: async (ns) => {
+      calls.push(`services ${ns}`);
+      if (objs.failServices) throw new Error('connection refused');
+      return (objs.services ?? []).filter((s) => s.metadata?.namespace === ns);
+    },
+    requestServiceAccountToken: () => Promise.reject(new Error('not used')),
+    forgetPod: () => undefined,
+  };
+}
+
+test('resolveEnvSources: fetches what is referenced, 404 as null, services of the namespace and default', async () => {
+  const c = ctr([{ name: 'A', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'mode' } } }], { envFrom: [{ secretRef: { name: 'missing', optional: true } }] });
+  const source = fakeSource({ configMaps: [cfg], services: [svc('default', 'kubernetes', '10.96.0.1', [{ port: 443 }]), svc('prod', 'web', '10.96.0.2', [{ port: 80 }])] });
+  const pod = basePod([c]);
+  const got = await resolveEnvSources(pod, c, source, AbortSignal.timeout(5_000));
+  assert.equal(got.configMaps.get('cfg'), cfg);
+  assert.equal(got.secrets.get('missing'), null);
+  assert.equal(got.serviceEnv.get('KUBERNETES_SERVICE_HOST'), '10.96.0.1');
+  assert.equal(got.serviceEnv.get('WEB_SERVICE_HOST'), '10.96.0.2');
+  assert.deepEqual([...source.calls].sort(), ['cm prod/cfg', 'secret prod/missing', 'services default', 'services prod']);
+  assert.deepEqual(makeEnvironment(c, pod, { sources: got }).slice(0, 1), [{ name: 'A', value: 'fast' }]);
+
+  const noLinks = basePod([c], { spec: { containers: [c], enableServiceLinks: false } });
+  const source2 = fakeSource({ configMaps: [cfg] });
+  await resolveEnvSources(noLinks, c, source2, AbortSignal.timeout(5_000));
+  assert.ok(!source2.calls.includes('services prod'));
+});
+
+test('resolveEnvSources: services that cannot be listed fail an API pod, not a static pod', async () => {
+  const c = ctr([]);
+  const source = fakeSource({ failServices: true });
+  await assert.rejects(resolveEnvSources(basePod([c]), c, source, AbortSignal.timeout(5_000)), (err: unknown) => isTransient(err) && /failed to list services when setting up env vars/.test((err as Error).message));
+  const staticPod = basePod([c]);
+  staticPod.metadata = { ...staticPod.metadata, annotations: { 'kubernetes.io/config.source': 'file' } };
+  const got = await resolveEnvSources(staticPod, c, source, AbortSignal.timeout(5_000));
+  assert.equal(got.serviceEnv.size, 0);
 });
 
 test('makeEnvironment: a value wins over valueFrom, an empty value does not', () => {

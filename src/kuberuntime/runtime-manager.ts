@@ -21,8 +21,9 @@ import type { ImageManager } from './images.ts';
 import { hashContainer } from './labels.ts';
 import { computePodActions, isSidecar } from './pod-actions.ts';
 import { buildSandboxConfig, podHostname } from './sandbox-config.ts';
-import { expandContainerCommandAndArgs, makeEnvironment } from './envvars.ts';
-import { containerVolumeMounts } from '../volumes/volumes.ts';
+import { buildEnvironment, expandContainerCommandAndArgs, resolveEnvSources } from './envvars.ts';
+import { containerVolumeMounts, VolumeSetUpError, type PodVolumes } from '../volumes/volumes.ts';
+import type { PodObjectSource } from '../kube/object-cache.ts';
 
 export interface RuntimeManagerConfig {
   nodeName: string;
@@ -48,6 +49,10 @@ export interface RuntimeManagerDeps {
   recorder: EventRecorder;
   logger: Logger;
   config: RuntimeManagerConfig;
+  /** ConfigMaps, Secrets and Services for env references; absent/null: standalone (references are Unsupported). */
+  objectSource?: PodObjectSource | null;
+  /** Sets up the volumes a container mounts; absent: emptyDir on disk only (containerVolumeMounts). */
+  volumes?: PodVolumes;
 }
 
 /** Why a container is not running, for its waiting state (upstream's reasonCache). */
@@ -248,12 +253,22 @@ export class KubeRuntimeManager {
     const podDir = this.podDir(uid);
     const mounts: Mount[] = [];
     try {
-      const env = makeEnvironment(container, pod, { podIP: podIPs[0], podIPs, nodeName: this.deps.config.nodeName, hostIP: this.deps.config.hostIP });
-      ({ command, args } = expandContainerCommandAndArgs(container, env));
-      envs = env.map((e) => ({ key: e.name, value: e.value }));
-      mounts.push(...(await containerVolumeMounts(pod, container, podDir)));
+      // Volumes first: upstream mounts them before any container is created.
+      mounts.push(...(this.deps.volumes ? await this.deps.volumes.containerMounts(pod, container, signal) : await containerVolumeMounts(pod, container, podDir)));
+      const objectSource = this.deps.objectSource;
+      const sources = objectSource ? await resolveEnvSources(pod, container, objectSource, signal) : undefined;
+      const built = buildEnvironment(container, pod, { podIP: podIPs[0], podIPs, nodeName: this.deps.config.nodeName, hostIP: this.deps.config.hostIP, ...(sources ? { sources } : {}) });
+      for (const warning of built.warnings) recorder.event(pod, 'Warning', 'InvalidEnvironmentVariableNames', warning);
+      ({ command, args } = expandContainerCommandAndArgs(container, built.env));
+      envs = built.env.map((e) => ({ key: e.name, value: e.value }));
     } catch (err) {
+      if (isAbort(err) || signal.aborted) throw err;
       const msg = errorMessage(err);
+      if (err instanceof VolumeSetUpError) {
+        // Upstream: FailedMount, and the pod's containers stay ContainerCreating until the volume is there.
+        recorder.event(pod, 'Warning', 'FailedMount', msg);
+        throw new ContainerStartError('ContainerCreating', msg, { retryAfterMs: 5_000, cause: err });
+      }
       recorder.event(pod, 'Warning', 'Failed', `Error: ${msg}`);
       throw new ContainerStartError('CreateContainerConfigError', msg, { code: 'InvalidInput', retryAfterMs: 10_000, cause: err });
     }

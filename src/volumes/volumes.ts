@@ -1,24 +1,372 @@
-// Pod volumes, as far as this agent supports them yet: emptyDir on disk, under the pod's folder
-//   <rootDir>/pods/<uid>/volumes/kubernetes.io~empty-dir/<volume>
-// (upstream's layout). Any other volume type, or a mount this agent cannot make safely, is
-// refused with a clear message: the container then waits with CreateContainerConfigError
-// rather than run without the storage its spec asks for.
-import { mkdir } from 'node:fs/promises';
+// Pod volumes, in upstream's layout under the pod's folder:
+//   <rootDir>/pods/<uid>/volumes/kubernetes.io~<plugin>/<volume>
+// Supported: emptyDir (on disk, or tmpfs for medium Memory), configMap, secret, downwardAPI and
+// projected (configMap, secret, downwardAPI and serviceAccountToken sources), as upstream's
+// plugins (pkg/volume/{emptydir,configmap,secret,downwardapi,projected}):
+// - the files are written atomically (atomic-writer.ts), with items, keys -> paths, defaultMode and
+//   per-item modes, optional sources, fsGroup ownership and the projected token's owner;
+// - secret and projected volumes live on a tmpfs (upstream's memory-backed wrapper); configMap and
+//   downwardAPI volumes on disk;
+// - containers get them read-only (upstream's plugins are read-only);
+// - refreshPod re-writes them while the pod runs (a token before 80% of its lifetime, changed
+//   ConfigMaps/Secrets/labels); tearDownPod unmounts and removes them.
+// A volume this agent cannot provide is refused as Unsupported (the container then waits with
+// CreateContainerConfigError); a volume that fails to set up (missing ConfigMap, API error) is a
+// VolumeSetUpError with upstream's FailedMount message.
+import { chmod, chown, lstat, mkdir, readdir, rm } from 'node:fs/promises';
+import * as path from 'node:path';
+import type { V1Volume as Volume } from '@kubernetes/client-node';
 import type { Container, Pod } from '../kube/types.ts';
 import type { Mount } from '../cri/types.ts';
-import { unsupported } from '../common/errors.ts';
+import type { PodObjectSource } from '../kube/object-cache.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { ResourceList } from '../cm/quantity.ts';
+import { parseQuantityNanos, nanosToValue } from '../cm/quantity.ts';
+import { KubeletError, errorMessage, invalidInput, isAbort, isUnsupported, unsupported } from '../common/errors.ts';
 import { safeComponent } from '../logs/paths.ts';
+import { writeAtomically, DATA_DIR_NAME, type Payload } from './atomic-writer.ts';
+import type { Mounter } from './mounter.ts';
+import { configMapPayload, downwardAPIPayload, fsUserFrom, projectedPayload, secretPayload, DEFAULT_MODE } from './payload.ts';
 
 export const EMPTY_DIR_PLUGIN_DIR = 'kubernetes.io~empty-dir';
+
+type Kind = 'emptyDir' | 'configMap' | 'secret' | 'downwardAPI' | 'projected';
+
+/** Upstream's escaped plugin names: the folder of each kind under <pod>/volumes. */
+const PLUGIN_DIRS: Record<Kind, string> = {
+  emptyDir: EMPTY_DIR_PLUGIN_DIR,
+  configMap: 'kubernetes.io~configmap',
+  secret: 'kubernetes.io~secret',
+  downwardAPI: 'kubernetes.io~downward-api',
+  projected: 'kubernetes.io~projected',
+};
+
+/** Kinds whose content comes from the API or the pod and is re-written while the pod runs. */
+const PROJECTED_KINDS: ReadonlySet<Kind> = new Set(['configMap', 'secret', 'downwardAPI', 'projected']);
+/** Kinds kept on a tmpfs (upstream wraps them in a memory-backed emptyDir): they hold secrets. */
+const TMPFS_KINDS: ReadonlySet<Kind> = new Set(['secret', 'projected']);
+/** The API default of a projected token's lifetime, s. */
+const DEFAULT_TOKEN_EXPIRATION_S = 3600;
+
+/** A volume that could not be set up; the message is upstream's FailedMount event text. */
+export class VolumeSetUpError extends KubeletError {
+  readonly volume: string;
+  constructor(volume: string, cause: unknown) {
+    super('Transient', `MountVolume.SetUp failed for volume "${volume}" : ${errorMessage(cause)}`, { cause });
+    this.volume = volume;
+  }
+}
+
+/** What the runtime manager needs of volumes: the CRI mounts of one container. */
+export interface PodVolumes {
+  /**
+   * Sets up (or refreshes) the volumes the container mounts and returns its CRI mounts. Throws
+   * Unsupported/InvalidInput for what cannot be mounted, a VolumeSetUpError when a volume could
+   * not be set up (retry later), or the signal's abort.
+   */
+  containerMounts(pod: Pod, container: Container, signal: AbortSignal): Promise<Mount[]>;
+}
+
+export interface VolumeManagerDeps {
+  /** The API objects; null when standalone (configMap, secret and token volumes are then Unsupported). */
+  source: PodObjectSource | null;
+  mounter: Mounter;
+  logger: Logger;
+  config: {
+    rootDir: string;
+    /** Node allocatable: the value of a missing limit in downwardAPI resource files. */
+    allocatable?: ResourceList;
+  };
+}
 
 /** Host folder of a pod's emptyDir volume. */
 export function emptyDirPath(podDir: string, volumeName: string): string {
   return `${podDir}/volumes/${EMPTY_DIR_PLUGIN_DIR}/${safeComponent('volume name', volumeName)}`;
 }
 
+/** The volume's kind; Unsupported for any kind this agent does not provide. */
+function volumeKind(volume: Volume): Kind {
+  for (const k of ['emptyDir', 'configMap', 'secret', 'downwardAPI', 'projected'] as const) if (volume[k]) return k;
+  const kind = Object.keys(volume).find((k) => k !== 'name') ?? 'unknown';
+  throw unsupported(`volume "${volume.name}": volume type ${kind} is not supported by tskubelet yet`);
+}
+
+/** Checks, before anything is fetched or written, that this node can provide the volume. */
+function checkSupported(volume: Volume, kind: Kind, standalone: boolean): void {
+  const needApi = (what: string): KubeletError => unsupported(`volume "${volume.name}": ${what} needs an API server (tskubelet runs without --kubeconfig)`);
+  if (kind === 'emptyDir') {
+    const medium = volume.emptyDir?.medium ?? '';
+    if (medium !== '' && medium !== 'Memory') throw unsupported(`volume "${volume.name}": emptyDir medium ${medium} is not supported by tskubelet yet`);
+  }
+  if (standalone && (kind === 'configMap' || kind === 'secret')) throw needApi(`a ${kind} volume`);
+  if (kind === 'projected') {
+    for (const s of volume.projected?.sources ?? []) {
+      if (s.clusterTrustBundle || s.podCertificate) throw unsupported(`volume "${volume.name}": projected ${s.clusterTrustBundle ? 'clusterTrustBundle' : 'podCertificate'} sources are not supported by tskubelet yet`);
+      if (standalone && (s.configMap || s.secret || s.serviceAccountToken)) throw needApi(`a projected ${s.configMap ? 'configMap' : s.secret ? 'secret' : 'serviceAccountToken'} source`);
+    }
+  }
+}
+
+const isErrno = (err: unknown, code: string): boolean => (err as NodeJS.ErrnoException | undefined)?.code === code;
+
 /**
- * The CRI mounts for a container's volumeMounts; creates emptyDir folders on first use.
- * Throws an Unsupported KubeletError for what is not supported yet.
+ * Upstream SetVolumeOwnership for a read-only volume: everything below `dir` gets group `gid`,
+ * files at least g+r, folders g+rx and setgid. Symlinks only change group.
+ */
+async function applyFsGroup(dir: string, gid: number): Promise<void> {
+  const walk = async (p: string): Promise<void> => {
+    const st = await lstat(p);
+    if (st.isSymbolicLink()) {
+      // lchown: the link itself; its target is handled where it lives
+      return;
+    }
+    await chown(p, st.uid, gid);
+    if (st.isDirectory()) {
+      await chmod(p, (st.mode & 0o7777) | 0o440 | 0o110 | 0o2000);
+      for (const name of await readdir(p)) await walk(path.join(p, name));
+    } else {
+      await chmod(p, (st.mode & 0o7777) | 0o440);
+    }
+  };
+  await walk(dir);
+}
+
+/**
+ * The volumes of pods on this node (role: PodVolumes). Operations on one pod run one at a time;
+ * different pods proceed in parallel.
+ */
+export class VolumeManager implements PodVolumes {
+  private readonly deps: VolumeManagerDeps;
+  /** Per pod UID: the tail of its chain of operations. */
+  private readonly locks = new Map<string, Promise<void>>();
+  /** Folders known to carry a tmpfs (skips re-reading the mount table). */
+  private readonly mounted = new Set<string>();
+
+  constructor(deps: VolumeManagerDeps) {
+    this.deps = deps;
+  }
+
+  podDir(uid: string): string {
+    return `${this.deps.config.rootDir}/pods/${safeComponent('pod UID', uid)}`;
+  }
+
+  private volumeDir(uid: string, kind: Kind, name: string): string {
+    return `${this.podDir(uid)}/volumes/${PLUGIN_DIRS[kind]}/${safeComponent('volume name', name)}`;
+  }
+
+  private async withPodLock<T>(uid: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(uid) ?? Promise.resolve();
+    let release = (): void => undefined;
+    const mine = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const tail = prev.then(() => mine);
+    this.locks.set(uid, tail);
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.locks.get(uid) === tail) this.locks.delete(uid);
+    }
+  }
+
+  async containerMounts(pod: Pod, container: Container, signal: AbortSignal): Promise<Mount[]> {
+    const uid = pod.metadata?.uid ?? '';
+    const wanted: { mountPath: string; readOnly: boolean; volume: Volume; kind: Kind }[] = [];
+    for (const vm of container.volumeMounts ?? []) {
+      const volume = (pod.spec?.volumes ?? []).find((v) => v.name === vm.name);
+      if (!volume) throw unsupported(`volumeMount "${vm.name}" of container "${container.name}" names no volume of the pod`);
+      if (vm.subPath || vm.subPathExpr) throw unsupported(`volumeMount "${vm.name}": subPath is not supported by tskubelet yet`);
+      if (vm.mountPropagation && vm.mountPropagation !== 'None') throw unsupported(`volumeMount "${vm.name}": mountPropagation ${vm.mountPropagation} is not supported by tskubelet yet`);
+      const kind = volumeKind(volume);
+      checkSupported(volume, kind, this.deps.source === null);
+      wanted.push({ mountPath: vm.mountPath, readOnly: vm.readOnly ?? false, volume, kind });
+    }
+    if (wanted.length === 0) return [];
+    return this.withPodLock(uid, async () => {
+      const hostPaths = new Map<string, string>();
+      for (const { volume, kind } of wanted) {
+        if (hostPaths.has(volume.name)) continue;
+        try {
+          hostPaths.set(volume.name, await this.setUp(pod, volume, kind, signal));
+        } catch (err) {
+          if (isAbort(err) || signal.aborted || isUnsupported(err)) throw err;
+          throw new VolumeSetUpError(volume.name, err);
+        }
+      }
+      return wanted.map(({ mountPath, readOnly, volume, kind }) => ({
+        container_path: mountPath,
+        host_path: hostPaths.get(volume.name) ?? '',
+        readonly: readOnly || kind !== 'emptyDir',
+        selinux_relabel: false,
+        propagation: 'PROPAGATION_PRIVATE' as const,
+      }));
+    });
+  }
+
+  /** Creates the volume's folder (and tmpfs) and writes its content; resolves to the host path. */
+  private async setUp(pod: Pod, volume: Volume, kind: Kind, signal: AbortSignal): Promise<string> {
+    const dir = this.volumeDir(pod.metadata?.uid ?? '', kind, volume.name);
+    if (kind === 'emptyDir') {
+      await mkdir(dir, { recursive: true, mode: 0o777 });
+      if (volume.emptyDir?.medium === 'Memory') {
+        const limit = volume.emptyDir.sizeLimit;
+        await this.ensureTmpfs(dir, limit ? nanosToValue(parseQuantityNanos(limit)) : undefined);
+        await chmod(dir, 0o777);
+      }
+      return dir;
+    }
+    await this.writeVolume(pod, volume, kind, dir, signal);
+    return dir;
+  }
+
+  private async ensureTmpfs(dir: string, sizeBytes?: number): Promise<void> {
+    if (this.mounted.has(dir)) return;
+    await this.deps.mounter.mountTmpfs(dir, sizeBytes ? { sizeBytes } : {});
+    this.mounted.add(dir);
+  }
+
+  /** Collects the volume's files first (nothing changes on failure), then writes them atomically. */
+  private async writeVolume(pod: Pod, volume: Volume, kind: Kind, dir: string, signal: AbortSignal): Promise<boolean> {
+    const payload = await this.collect(pod, volume, kind, signal);
+    signal.throwIfAborted();
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    if (TMPFS_KINDS.has(kind)) await this.ensureTmpfs(dir);
+    const fsGroup = pod.spec?.securityContext?.fsGroup;
+    const written = await writeAtomically(dir, payload, fsGroup === undefined ? {} : { setPerms: (versionDir) => applyFsGroup(versionDir, fsGroup) });
+    if (fsGroup !== undefined) {
+      const st = await lstat(dir);
+      await chown(dir, st.uid, fsGroup);
+      await chmod(dir, (st.mode & 0o7777) | 0o440 | 0o110 | 0o2000);
+    }
+    return written;
+  }
+
+  /** The files of a configMap, secret, downwardAPI or projected volume, fetched now. */
+  private async collect(pod: Pod, volume: Volume, kind: Kind, signal: AbortSignal): Promise<Payload> {
+    const ns = pod.metadata?.namespace ?? '';
+    const source = this.deps.source;
+    const allocatable = this.deps.config.allocatable;
+    if (kind === 'downwardAPI') {
+      const d = volume.downwardAPI ?? {};
+      return downwardAPIPayload(d.items, pod, d.defaultMode ?? DEFAULT_MODE, allocatable);
+    }
+    if (!source) throw unsupported(`volume "${volume.name}": needs an API server`);
+    if (kind === 'configMap') {
+      const c = volume.configMap ?? {};
+      const optional = c.optional ?? false;
+      const name = c.name ?? '';
+      const cm = await source.getConfigMap(ns, name, signal);
+      if (!cm && !optional) throw invalidInput(`configmap "${name}" not found`);
+      return configMapPayload(c.items, cm ?? {}, c.defaultMode ?? DEFAULT_MODE, optional);
+    }
+    if (kind === 'secret') {
+      const s = volume.secret ?? {};
+      const optional = s.optional ?? false;
+      const name = s.secretName ?? '';
+      const secret = await source.getSecret(ns, name, signal);
+      if (!secret && !optional) throw invalidInput(`secret "${name}" not found`);
+      return secretPayload(s.items, secret ?? {}, s.defaultMode ?? DEFAULT_MODE, optional);
+    }
+    if (kind !== 'projected') throw new KubeletError('Internal', `volume "${volume.name}": nothing to collect for ${kind}`);
+    const projected = volume.projected ?? {};
+    const configMaps = new Map<string, Awaited<ReturnType<PodObjectSource['getConfigMap']>>>();
+    const secrets = new Map<string, Awaited<ReturnType<PodObjectSource['getSecret']>>>();
+    const tokens = new Map<number, string>();
+    const fetchErrors = new Map<number, unknown>();
+    const m = pod.metadata ?? {};
+    await Promise.all(
+      (projected.sources ?? []).map(async (s, i) => {
+        try {
+          if (s.configMap) configMaps.set(s.configMap.name ?? '', await source.getConfigMap(ns, s.configMap.name ?? '', signal));
+          else if (s.secret) secrets.set(s.secret.name ?? '', await source.getSecret(ns, s.secret.name ?? '', signal));
+          else if (s.serviceAccountToken) {
+            const t = s.serviceAccountToken;
+            const res = await source.requestServiceAccountToken(
+              ns,
+              pod.spec?.serviceAccountName || 'default',
+              { audiences: t.audience ? [t.audience] : [], expirationSeconds: t.expirationSeconds ?? DEFAULT_TOKEN_EXPIRATION_S, boundPod: { name: m.name ?? '', uid: m.uid ?? '' } },
+              signal,
+            );
+            tokens.set(i, res.token);
+          }
+        } catch (err) {
+          if (isAbort(err) || signal.aborted) throw err;
+          fetchErrors.set(i, err);
+        }
+      }),
+    );
+    const fsGroup = pod.spec?.securityContext?.fsGroup;
+    const fsUser = fsUserFrom(pod);
+    return projectedPayload(projected, pod, {
+      configMaps,
+      secrets,
+      tokens,
+      fetchErrors,
+      ...(allocatable ? { allocatable } : {}),
+      ...(fsUser !== undefined ? { fsUser } : {}),
+      ...(fsGroup !== undefined ? { fsGroup } : {}),
+    });
+  }
+
+  /**
+   * Re-writes the pod's configMap, secret, downwardAPI and projected volumes that are set up
+   * (their `..data` exists, also after a kubelet restart): a token due for refresh, changed
+   * ConfigMaps/Secrets (within the source's cache TTL), changed labels/annotations. Call it on
+   * every sync of a running pod (upstream remounts these volumes on each sync). Failures are
+   * logged and the old content stays; never throws except the signal's abort.
+   */
+  async refreshPod(pod: Pod, signal: AbortSignal): Promise<void> {
+    const uid = pod.metadata?.uid ?? '';
+    const volumes = (pod.spec?.volumes ?? []).map((v) => ({ v, kind: (['configMap', 'secret', 'downwardAPI', 'projected'] as const).find((k) => v[k]) }));
+    if (!uid || !volumes.some((x) => x.kind)) return;
+    await this.withPodLock(uid, async () => {
+      for (const { v, kind } of volumes) {
+        if (!kind || !PROJECTED_KINDS.has(kind)) continue;
+        let dir: string;
+        try {
+          dir = this.volumeDir(uid, kind, v.name);
+          await lstat(path.join(dir, DATA_DIR_NAME));
+        } catch {
+          continue; // not set up (yet): the container start does it
+        }
+        try {
+          checkSupported(v, kind, this.deps.source === null);
+          const written = await this.writeVolume(pod, v, kind, dir, signal);
+          if (written) this.deps.logger.debug({ pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`, podUID: uid, volume: v.name }, 'volume content updated');
+        } catch (err) {
+          if (isAbort(err) || signal.aborted) throw err;
+          this.deps.logger.warn({ pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`, podUID: uid, volume: v.name, err: errorMessage(err) }, 'could not refresh volume; its old content stays');
+        }
+      }
+    });
+  }
+
+  /**
+   * Removes the pod's volumes: unmounts every tmpfs below its volumes folder (also those of an
+   * earlier kubelet process), then removes the folder, and forgets the pod's tokens. Call it when
+   * the pod's containers are stopped, before its folder is removed. Throws when a tmpfs stays
+   * mounted (the folder is then left in place).
+   */
+  async tearDownPod(uid: string): Promise<void> {
+    await this.withPodLock(uid, async () => {
+      const volumesDir = `${this.podDir(uid)}/volumes`;
+      for (const p of await this.deps.mounter.mountPointsUnder(volumesDir)) {
+        await this.deps.mounter.unmount(p);
+        this.mounted.delete(p);
+      }
+      await rm(volumesDir, { recursive: true, force: true }).catch((err: unknown) => {
+        if (!isErrno(err, 'ENOENT')) throw err;
+      });
+      this.deps.source?.forgetPod(uid);
+    });
+  }
+}
+
+/**
+ * The CRI mounts for a container's volumeMounts, emptyDir on disk only (what tskubelet did before
+ * the VolumeManager; kept for a runtime manager built without one). Throws Unsupported otherwise.
  */
 export async function containerVolumeMounts(pod: Pod, container: Container, podDir: string): Promise<Mount[]> {
   const mounts: Mount[] = [];

@@ -1,0 +1,75 @@
+// tmpfs mounts for volumes that hold secrets (secret, projected) and memory-backed emptyDirs,
+// as upstream's emptyDir medium Memory wrapper: the data never reaches the disk. Mounting uses
+// mount(8)/umount(8) (Node has no mount syscall); what is mounted is read from
+// /proc/self/mountinfo, so a restarted kubelet finds its earlier mounts.
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { KubeletError, errorMessage } from '../common/errors.ts';
+
+const run = promisify(execFile);
+
+export interface Mounter {
+  /** Mounts a tmpfs on `dir` (an existing folder) unless something is mounted there already. Throws when mounting fails. */
+  mountTmpfs(dir: string, opts: { sizeBytes?: number }): Promise<void>;
+  /** Mount points at or below `dir`, deepest first. */
+  mountPointsUnder(dir: string): Promise<string[]>;
+  /** Unmounts `dir` (lazily when it is busy). Throws when it stays mounted. */
+  unmount(dir: string): Promise<void>;
+}
+
+/** Mount points of a /proc/<pid>/mountinfo text (field 5, octal escapes such as \040 decoded). */
+export function parseMountInfo(text: string): string[] {
+  const points: string[] = [];
+  for (const line of text.split('\n')) {
+    const fields = line.split(' ');
+    const raw = fields[4];
+    if (!raw) continue;
+    points.push(raw.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8))));
+  }
+  return points;
+}
+
+/** `points` at or below `dir`, deepest first. */
+export function mountPointsBelow(points: string[], dir: string): string[] {
+  const base = dir.replace(/\/+$/, '');
+  return points.filter((p) => p === base || p.startsWith(`${base}/`)).sort((a, b) => b.length - a.length);
+}
+
+/** Timeout of one mount/umount call, ms. */
+const MOUNT_TIMEOUT_MS = 10_000;
+
+/** The real mounter: needs CAP_SYS_ADMIN (root) in the mount namespace containerd uses. */
+export class SystemMounter implements Mounter {
+  private async mountPoints(): Promise<string[]> {
+    return parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
+  }
+
+  async mountTmpfs(dir: string, opts: { sizeBytes?: number }): Promise<void> {
+    if ((await this.mountPoints()).includes(dir)) return;
+    const options = ['mode=0755', ...(opts.sizeBytes ? [`size=${opts.sizeBytes}`] : [])].join(',');
+    try {
+      await run('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir], { timeout: MOUNT_TIMEOUT_MS });
+    } catch (err) {
+      throw new KubeletError('Transient', `mount -t tmpfs on ${dir} failed: ${errorMessage(err).trim()}`, { cause: err });
+    }
+  }
+
+  async mountPointsUnder(dir: string): Promise<string[]> {
+    return mountPointsBelow(await this.mountPoints(), dir);
+  }
+
+  async unmount(dir: string): Promise<void> {
+    try {
+      await run('umount', [dir], { timeout: MOUNT_TIMEOUT_MS });
+      return;
+    } catch (err) {
+      if (!(await this.mountPoints()).includes(dir)) return;
+      try {
+        await run('umount', ['-l', dir], { timeout: MOUNT_TIMEOUT_MS });
+      } catch {
+        throw new KubeletError('Transient', `umount ${dir} failed: ${errorMessage(err).trim()}`, { cause: err });
+      }
+    }
+  }
+}
