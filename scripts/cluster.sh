@@ -438,7 +438,11 @@ cmd_down() {
 }
 
 cmd_reset() {
-  cmd_down
+  if [ -d "$STATE_DIR" ]; then
+    exec 7>"$STATE_LOCK"
+    flock -w 300 7 || die "another scripts/cluster.sh still holds $STATE_LOCK after 300s"
+    cmd_down_locked
+  fi
   rm -rf "${STATE_DIR:?}"
   rm -f "$repo_dir/admin.kubeconfig" "$repo_dir/bootstrap.kubeconfig" "$repo_dir/ca.crt"
   say "deleted $STATE_DIR (PKI, etcd data, logs); the next up creates a new cluster"

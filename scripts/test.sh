@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # npm test: prepares the node (idempotent), then type-checks, lints and runs every test:
 # unit tests beside the code (src/**/*.test.ts) and integration tests against the real
-# containerd (test/**/*.test.ts), all with Node's built-in test runner.
+# containerd and the real control plane (test/**/*.test.ts), all with Node's built-in test runner.
 set -euo pipefail
 root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 cd "$root"
 node=(bash scripts/node.sh)
 bash scripts/setup.sh
 bash scripts/cri-generate.sh
+# The real control plane for the cluster tests (built once per machine, ~8 min on 2 cores).
+bash scripts/cluster.sh up
 echo "== typecheck (tsc --noEmit, strict)"
 "${node[@]}" node_modules/typescript/bin/tsc --noEmit -p .
 echo "== lint (eslint, no-floating-promises)"

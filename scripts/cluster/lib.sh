@@ -59,7 +59,7 @@ DEFAULT_SA_TIMEOUT=60
 # Build progress lines every this many seconds (CI systems kill jobs silent for ~10 min).
 BUILD_PROGRESS_EVERY=30
 
-# Components in start order (stop in reverse). Each: name, binary path, port its health is on.
+# Components in start order (stop in reverse); see component_bin, component_listen, component_args.
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler)
 
 # component_bin NAME: absolute path of the cached binary for NAME.
