@@ -83,7 +83,7 @@ export class Kubelet implements PodSyncer {
     this.log = logger.child({ component: 'kubelet' });
     const recorder = deps.recorder ?? new LoggingEventRecorder({ logger });
     this.recorder = recorder;
-    this.hostIP = nodeAddress(config.nodeIP);
+    this.hostIP = nodeAddress(config.nodeIP, config.nodeName);
     this.statusManager = new StatusManager({ clock });
     this.runtimeManager = new KubeRuntimeManager({
       runtime: cri,

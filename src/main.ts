@@ -10,6 +10,8 @@ import { Kubelet } from './kubelet.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { FileSource } from './podconfig/file-source.ts';
 import { PodConfig } from './podconfig/pod-config.ts';
+import { connectToCluster } from './cluster.ts';
+import { LoggingEventRecorder } from './kube/events.ts';
 import { listen } from './server/http.ts';
 import { describePodStatus } from './status/describe.ts';
 
@@ -53,8 +55,23 @@ async function main(): Promise<number> {
     // Data flow: pod sources -> pod config (changes) -> kubelet (pod workers) -> runtime -> PLEG -> status.
     // (The callback runs only once the sources run, after `kubelet` is set.)
     const podConfig = new PodConfig({ logger, onChange: (change) => kubelet.applyPodChange(change) });
-    const kubelet = new Kubelet({ config, cri, clock: realClock, logger, sourcesReady: () => podConfig.seenAllSources() });
-    kubelet.statusManager.onChange((pod, status) => logger.info(describePodStatus(pod, status), 'pod status'));
+    const localRecorder = new LoggingEventRecorder({ logger });
+    const cluster = config.kubeconfig
+      ? await connectToCluster({ config, cri, clock: realClock, logger, localRecorder, signal: stop.signal, closers })
+      : null;
+    const kubelet = new Kubelet({
+      config,
+      cri,
+      clock: realClock,
+      logger,
+      recorder: cluster?.recorder ?? localRecorder,
+      sourcesReady: () => podConfig.seenAllSources(),
+      api: cluster?.api ?? null,
+    });
+    kubelet.statusManager.onChange((pod, status) => {
+      logger.info(describePodStatus(pod, status), 'pod status');
+      cluster?.api.statusWriter.setPodStatus(pod, status);
+    });
     await startServers(config, kubelet, logger, closers);
     await kubelet.waitForRuntime(stop.signal);
     closers.push(() => kubelet.podWorkers.stop());
@@ -67,10 +84,11 @@ async function main(): Promise<number> {
         fileCheckFrequencyMs: config.fileCheckFrequencyMs,
         onPods,
       }));
-    } else {
-      logger.warn('no pod source: neither --pod-manifest-path (staticPodPath) nor an API server is configured');
     }
-    const tasks = [kubelet.pleg.run(stop.signal), podConfig.run(stop.signal)];
+    const tasks = [kubelet.pleg.run(stop.signal)];
+    if (cluster) tasks.push(...cluster.start({ pleg: kubelet.pleg, podConfig, signal: stop.signal }));
+    if (!config.staticPodPath && !cluster) logger.warn('no pod source: neither --pod-manifest-path (staticPodPath) nor --kubeconfig is configured');
+    tasks.push(podConfig.run(stop.signal));
     logger.info({ nodeName: config.nodeName, staticPodPath: config.staticPodPath, runtime: config.containerRuntimeEndpoint }, 'tskubelet started');
     await Promise.all(tasks);
     return 0;

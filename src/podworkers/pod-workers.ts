@@ -89,6 +89,9 @@ export class PodWorkers {
       w = { uid, pod, state: 'terminating', pending: null, running: false, abort: new AbortController(), timer: null, errorDelayMs: 0 };
       this.workers.set(uid, w);
     }
+    // The newest object (e.g. with its deletionTimestamp) is the one to terminate; an orphan's
+    // stub (no spec) never replaces a known pod.
+    if (pod.spec) w.pod = pod;
     if (w.state === 'terminating' && (w.pending === 'terminate' || w.running)) return;
     w.state = 'terminating';
     w.abort.abort(new DOMException('pod is terminating', 'AbortError'));
