@@ -141,9 +141,10 @@ export class PodWorkers {
     w.running = true;
     try {
       while (w.pending && !this.stopping.signal.aborted) {
+        await this.acquireSlot();
+        // Taken only once the slot is ours, so updates made while waiting coalesce into this sync.
         const work = w.pending;
         w.pending = null;
-        await this.acquireSlot();
         try {
           if (work === 'terminate') {
             await this.deps.syncer.terminatePod(w.pod, this.stopping.signal);
