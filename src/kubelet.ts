@@ -22,6 +22,9 @@ import { API_SOURCE } from './podconfig/api-source.ts';
 import { CONFIG_SOURCE_ANNOTATION } from './podconfig/manifest.ts';
 import { isStaticPod } from './cm/qos.ts';
 import { ImageManager } from './kuberuntime/images.ts';
+import { ApiPodObjectSource } from './kube/object-cache.ts';
+import { VolumeManager } from './volumes/volumes.ts';
+import { SystemMounter } from './volumes/mounter.ts';
 import { KubeRuntimeManager } from './kuberuntime/runtime-manager.ts';
 import { CONTAINER_LOGS_DIR } from './logs/paths.ts';
 import { nodeAddress } from './node/address.ts';
@@ -68,6 +71,7 @@ export class Kubelet implements PodSyncer {
   readonly pleg: GenericPleg;
   private readonly deps: KubeletDeps;
   private readonly runtimeManager: KubeRuntimeManager;
+  private readonly volumeManager: VolumeManager;
   private readonly hostIP: string;
   private readonly pods = new Map<string, Pod>(); // desired pods by UID, from the sources
   private runtimeName = 'containerd';
@@ -85,7 +89,11 @@ export class Kubelet implements PodSyncer {
     this.recorder = recorder;
     this.hostIP = nodeAddress(config.nodeIP, config.nodeName);
     this.statusManager = new StatusManager({ clock });
+    const objectSource = deps.api ? new ApiPodObjectSource({ client: deps.api.client, clock }) : null;
+    this.volumeManager = new VolumeManager({ source: objectSource, mounter: new SystemMounter(), logger, config: { rootDir: config.rootDir } });
     this.runtimeManager = new KubeRuntimeManager({
+      objectSource,
+      volumes: this.volumeManager,
       runtime: cri,
       imageManager: new ImageManager({
         images: cri,
@@ -212,6 +220,8 @@ export class Kubelet implements PodSyncer {
       return { requeueAfterMs: null };
     }
     const result = await this.runtimeManager.syncPod(pod, state, signal);
+    // Keeps tokens, configMaps and secrets in the pod's volumes current.
+    await this.volumeManager.refreshPod(pod, signal);
     if (result.changed) state = await readPodRuntimeState(cri, uid, signal);
     await this.setStatus(pod, state, result.waiting, result.initFailed);
     if (result.runtimeMs > 0) this.log.debug({ pod: podRef(pod), podUID: uid, runtimeMs: Math.round(result.runtimeMs * 10) / 10 }, 'runtime time in this sync');
@@ -257,6 +267,7 @@ export class Kubelet implements PodSyncer {
     const name = pod.metadata?.name || state.name;
     const namespace = pod.metadata?.namespace || state.namespace;
     const names = name && namespace ? { name, namespace } : null;
+    await this.volumeManager.tearDownPod(uid); // unmounts tmpfs volumes before the pod folder goes
     await this.runtimeManager.removePod(uid, state, names, signal);
     if (this.deps.config.cgroupsPerQOS) await removePodCgroups(uid, this.deps.config.cgroupRoot);
     for (const c of state.containers) this.terminationMessages.delete(c.id);
