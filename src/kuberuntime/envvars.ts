@@ -122,22 +122,14 @@ function hostIPs(opts: EnvOptions): string[] {
 /** Upstream podFieldSelectorRuntimeValue + ExtractFieldPathAsString. */
 function fieldRefValue(fieldPath: string, apiVersion: string, pod: Pod, opts: EnvOptions): string {
   if (apiVersion !== 'v1') throw invalidInput(`unsupported pod version: ${apiVersion}`);
-  const meta = pod.metadata ?? {};
   const subscripted = splitSubscript(fieldPath);
-  if (subscripted) {
-    const [path, key] = subscripted;
-    if (path === 'metadata.labels') return meta.labels?.[key] ?? '';
-    if (path === 'metadata.annotations') return meta.annotations?.[key] ?? '';
+  if (subscripted && subscripted[0] !== 'metadata.labels' && subscripted[0] !== 'metadata.annotations') {
     throw invalidInput(`field label does not support subscript: ${fieldPath}`);
   }
   const path = fieldPath === 'spec.host' ? 'spec.nodeName' : fieldPath;
-  if (!FIELD_LABELS.has(path)) throw invalidInput(`field label not supported: ${fieldPath}`);
+  if (!subscripted && !FIELD_LABELS.has(path)) throw invalidInput(`field label not supported: ${fieldPath}`);
+  if (subscripted || path.startsWith('metadata.')) return podMetadataFieldValue(path, pod);
   switch (path) {
-    case 'metadata.annotations': return formatMap(meta.annotations);
-    case 'metadata.labels': return formatMap(meta.labels);
-    case 'metadata.name': return meta.name ?? '';
-    case 'metadata.namespace': return meta.namespace ?? '';
-    case 'metadata.uid': return meta.uid ?? '';
     case 'spec.nodeName': return pod.spec?.nodeName ?? opts.nodeName ?? '';
     case 'spec.serviceAccountName': return pod.spec?.serviceAccountName ?? '';
     case 'status.hostIP': return hostIPs(opts)[0] ?? '';
