@@ -123,7 +123,17 @@ export async function connectToCluster(deps: { config: KubeletConfig; cri: CriCl
       // Pods come from the API server once the node is registered, so that admission knows the
       // node (call start() before podConfig.run()).
       podConfig.addSource('api', (onPods) => {
-        const source = new ApiServerSource({ client, nodeName: config.nodeName, clock, logger, onPods, onMirrorPods: (p) => mirrorPods.setMirrorPods(p) });
+        const source = new ApiServerSource({
+          client,
+          nodeName: config.nodeName,
+          clock,
+          logger,
+          onPods: (pods) => {
+            onPods(pods);
+            statusWriter.reconcile(pods); // statuses others changed (node lifecycle controller) are written back
+          },
+          onMirrorPods: (p) => mirrorPods.setMirrorPods(p),
+        });
         return { run: (s: AbortSignal) => registered.then(() => source.run(s), () => undefined) };
       });
       return tasks;

@@ -222,6 +222,8 @@ export type LogRecord = Record<string, unknown> & { level?: number; msg?: string
 export interface HarnessOptions {
   /** Extra flags for tskubelet, after the standard ones. */
   extraArgs?: string[];
+  /** Node name prefix (default 'itest'): the node is named `<prefix>-<8 hex>`. */
+  nodeNamePrefix?: string;
 }
 
 export class Harness {
@@ -254,7 +256,7 @@ export class Harness {
 
   /** Makes the temp folders and picks a node name and ports; does not start tskubelet. */
   static async create(opts: HarnessOptions = {}): Promise<Harness> {
-    const nodeName = `itest-${randomBytes(4).toString('hex')}`;
+    const nodeName = `${opts.nodeNamePrefix ?? 'itest'}-${randomBytes(4).toString('hex')}`;
     const baseDir = await mkdtemp(path.join(tmpdir(), `tskubelet-${nodeName}-`));
     await mkdir(path.join(baseDir, 'manifests'));
     await mkdir(path.join(baseDir, 'root'));

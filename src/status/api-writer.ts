@@ -40,6 +40,22 @@ export function mergeStatus(apiPod: Pod, status: PodStatus): PodStatus {
   return { ...status, conditions: [...(status.conditions ?? []), ...foreign] };
 }
 
+const isTerminalPhase = (phase: string | undefined): boolean => phase === 'Succeeded' || phase === 'Failed';
+
+/**
+ * True when the API's copy of a pod disagrees with the kubelet's status on what another writer
+ * may have changed: the phase or the status of a condition the kubelet owns (upstream
+ * needsReconcile; e.g. the node lifecycle controller sets Ready=False on the pods of a node it
+ * lost, and the kubelet must set it back once it reports again). A terminal phase in the API is
+ * final: never reconciled. Pure.
+ */
+export function needsReconcile(apiStatus: PodStatus | undefined, want: PodStatus): boolean {
+  if (isTerminalPhase(apiStatus?.phase)) return false;
+  if ((apiStatus?.phase ?? '') !== (want.phase ?? '')) return true;
+  const api = new Map((apiStatus?.conditions ?? []).map((c) => [c.type, c.status]));
+  return (want.conditions ?? []).some((c) => KUBELET_CONDITIONS.has(c.type) && api.get(c.type) !== c.status);
+}
+
 export class ApiStatusWriter {
   private readonly deps: ApiStatusWriterDeps;
   private readonly log: Logger;
@@ -73,6 +89,23 @@ export class ApiStatusWriter {
     for (const [uid, e] of this.entries) {
       e.dirty = true;
       if (!e.running) e.running = this.drain(uid, e);
+    }
+  }
+
+  /**
+   * The API's current copies of pods (from the API pod source): a status that another writer
+   * changed since the kubelet wrote it (needsReconcile) is written again. Never blocks.
+   */
+  reconcile(apiPods: Pod[]): void {
+    for (const p of apiPods) {
+      const uid = p.metadata?.uid ?? '';
+      const e = this.entries.get(uid);
+      // Nothing written yet, or a write in flight: that write settles it.
+      if (!e || e.running || !e.written || !needsReconcile(p.status, e.status)) continue;
+      e.pod = { ...e.pod, status: p.status };
+      e.written = '';
+      e.dirty = true;
+      e.running = this.drain(uid, e);
     }
   }
 
