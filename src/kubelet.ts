@@ -1,14 +1,15 @@
 // The composition root: builds the managers, wires the data flow
 //   pod sources -> pod workers -> runtime manager -> PLEG -> status manager
+//   probe manager: its results feed pod actions (restarts) and the status (started, ready);
+//   a readiness change regenerates the status at once, a startup/liveness change syncs the pod.
 // and owns start/stop order. Start: runtime check, pod workers, PLEG, sources, servers.
 // Stop runs once, in reverse order.
-import { constants as fsConstants, open } from 'node:fs/promises';
 import { totalmem } from 'node:os';
 import type { CriClient } from './cri/client.ts';
 import type { Clock } from './common/clock.ts';
 import { removePodCgroups } from './cm/pod-cgroups.ts';
 import { Backoff, CRASH_LOOP_BACKOFF, IMAGE_PULL_BACKOFF } from './common/backoff.ts';
-import { errorMessage, isNotFound } from './common/errors.ts';
+import { errorMessage } from './common/errors.ts';
 import type { KubeletConfig } from './config/types.ts';
 import { LoggingEventRecorder, type EventRecorder } from './kube/events.ts';
 import type { Pod } from './kube/types.ts';
@@ -25,8 +26,11 @@ import { ImageManager } from './kuberuntime/images.ts';
 import { ApiPodObjectSource } from './kube/object-cache.ts';
 import { VolumeManager } from './volumes/volumes.ts';
 import { SystemMounter } from './volumes/mounter.ts';
-import { KubeRuntimeManager } from './kuberuntime/runtime-manager.ts';
-import { CONTAINER_LOGS_DIR } from './logs/paths.ts';
+import { KubeRuntimeManager, readTerminationMessage } from './kuberuntime/runtime-manager.ts';
+import type { ProbeResults } from './kuberuntime/pod-actions.ts';
+import { CONTAINER_LOGS_DIR, containerLogRelativePath, podLogDirectory } from './logs/paths.ts';
+import { HandlerRunner } from './prober/handlers.ts';
+import { ProbeManager } from './prober/manager.ts';
 import { nodeAddress } from './node/address.ts';
 import type { Logger } from './observability/logger.ts';
 import { GenericPleg } from './pleg/generic.ts';
@@ -37,8 +41,6 @@ import { StatusManager } from './status/status-manager.ts';
 
 /** Pods synced at once: enough to start a burst of pods quickly on two cores. */
 const MAX_CONCURRENT_SYNCS = 16;
-/** Termination messages are capped as upstream (4096 bytes per container). */
-const MAX_TERMINATION_MESSAGE_BYTES = 4096;
 
 export interface KubeletDeps {
   config: KubeletConfig;
@@ -69,13 +71,18 @@ export class Kubelet implements PodSyncer {
   readonly statusManager: StatusManager;
   readonly podWorkers: PodWorkers;
   readonly pleg: GenericPleg;
+  /** Liveness, readiness and startup probes of every pod (its counters feed the metrics). */
+  readonly probeManager: ProbeManager;
   private readonly deps: KubeletDeps;
   private readonly runtimeManager: KubeRuntimeManager;
   private readonly volumeManager: VolumeManager;
   private readonly hostIP: string;
   private readonly pods = new Map<string, Pod>(); // desired pods by UID, from the sources
   private runtimeName = 'containerd';
-  private readonly terminationMessages = new Map<string, string>(); // by container id
+  /** What each syncing pod's last status was generated from, to regenerate it when readiness changes. */
+  private readonly statusInputs = new Map<string, { pod: Pod; state: PodRuntimeState; waiting: Map<string, { reason: string; message: string }>; initFailed: boolean }>();
+  /** Termination messages of exited containers: by pod UID, then container ID (read once each). */
+  private readonly terminationMessages = new Map<string, Map<string, string>>();
   /** Pods that admission rejected: they never run. */
   private readonly rejected = new Set<string>();
   private readonly recorder: EventRecorder;
@@ -91,7 +98,16 @@ export class Kubelet implements PodSyncer {
     this.statusManager = new StatusManager({ clock });
     const objectSource = deps.api ? new ApiPodObjectSource({ client: deps.api.client, clock }) : null;
     this.volumeManager = new VolumeManager({ source: objectSource, mounter: new SystemMounter(), logger, config: { rootDir: config.rootDir } });
+    this.probeManager = new ProbeManager({
+      runtime: cri,
+      clock,
+      logger,
+      recorder,
+      podStatus: (uid) => this.statusManager.getPodStatus(uid),
+      onResultChange: (uid, change) => this.probeResultChanged(uid, change.probeType),
+    });
     this.runtimeManager = new KubeRuntimeManager({
+      hooks: new HandlerRunner({ runtime: cri, clock, recorder }),
       objectSource,
       volumes: this.volumeManager,
       runtime: cri,
@@ -132,8 +148,12 @@ export class Kubelet implements PodSyncer {
     });
   }
 
-  /** Waits until the runtime answers (upstream checks every 5 s), then records its name. */
+  /**
+   * Waits until the runtime answers (upstream checks every 5 s), then records its name. `signal`
+   * is the kubelet's lifetime: when it aborts, the probe workers stop too.
+   */
   async waitForRuntime(signal: AbortSignal): Promise<void> {
+    signal.addEventListener('abort', () => void this.probeManager.stop(), { once: true });
     for (let attempt = 0; ; attempt++) {
       try {
         const v = await this.deps.cri.version(AbortSignal.any([signal, AbortSignal.timeout(5_000)]));
@@ -167,8 +187,14 @@ export class Kubelet implements PodSyncer {
       }
       if (this.rejected.has(uid)) continue;
       if (this.podWorkers.state(uid) === 'terminated' && !this.admit(pod)) continue;
+      if (!isTerminalPhase(pod.status?.phase)) this.probeManager.addPod(pod);
       this.podWorkers.syncPod(pod);
     }
+  }
+
+  /** Stops what runs beside the pod workers (the probe workers); resolves when they ended. */
+  async stop(): Promise<void> {
+    await this.probeManager.stop();
   }
 
   /**
@@ -219,7 +245,7 @@ export class Kubelet implements PodSyncer {
       await mirror;
       return { requeueAfterMs: null };
     }
-    const result = await this.runtimeManager.syncPod(pod, state, signal);
+    const result = await this.runtimeManager.syncPod(pod, state, signal, this.probeResults(uid, state));
     // Keeps tokens, configMaps and secrets in the pod's volumes current.
     await this.volumeManager.refreshPod(pod, signal);
     if (result.changed) state = await readPodRuntimeState(cri, uid, signal);
@@ -229,17 +255,57 @@ export class Kubelet implements PodSyncer {
     return { requeueAfterMs: result.requeueAfterMs };
   }
 
+  /** What the probes say about the pod's running containers, for its pod actions. */
+  private probeResults(uid: string, state: PodRuntimeState): ProbeResults {
+    const failed = new Map<string, 'liveness' | 'startup'>();
+    const notStarted = new Set<string>();
+    for (const c of state.containers) {
+      if (c.state !== 'running') continue;
+      const why = this.probeManager.failure(c.id);
+      if (why) failed.set(c.id, why);
+      if (!this.probeManager.isStarted(uid, c.name, c.id)) notStarted.add(c.id);
+    }
+    return { failed, notStarted };
+  }
+
+  /**
+   * A probe result changed. Readiness: the pod's status is regenerated at once from its last
+   * runtime state (upstream SetContainerReadiness; no runtime call, so a flip reaches the status
+   * in milliseconds). Startup and liveness: the pod syncs (a sidecar may start the next init
+   * container; a failed container is killed and restarted).
+   */
+  private probeResultChanged(uid: string, probeType: 'liveness' | 'readiness' | 'startup'): void {
+    if (probeType !== 'readiness') {
+      this.podWorkers.podChanged(uid);
+      return;
+    }
+    const last = this.statusInputs.get(uid);
+    if (!last || this.podWorkers.state(uid) !== 'syncing') return;
+    this.generateStatus(last.pod, last.state, last.waiting, last.initFailed, false, this.terminationMessages.get(uid) ?? new Map());
+  }
+
   /** Generates the pod's API status from the runtime's state and hands it to the status manager. */
   private async setStatus(pod: Pod, state: PodRuntimeState, waiting: Map<string, { reason: string; message: string }>, initFailed: boolean, podIsTerminal = false): Promise<void> {
-    await this.readTerminationMessages(state);
+    const terminationMessages = await this.readTerminationMessages(pod, state);
+    if (podIsTerminal) this.statusInputs.delete(state.uid);
+    else this.statusInputs.set(state.uid, { pod, state, waiting, initFailed });
+    this.generateStatus(pod, state, waiting, initFailed, podIsTerminal, terminationMessages);
+  }
+
+  private generateStatus(
+    pod: Pod, state: PodRuntimeState, waiting: Map<string, { reason: string; message: string }>, initFailed: boolean, podIsTerminal: boolean, terminationMessages: Map<string, string>,
+  ): void {
+    const uid = pod.metadata?.uid ?? '';
     const status = generatePodStatus(pod, state, {
       hostIP: this.hostIP,
       runtimeName: this.runtimeName,
       waiting,
-      terminationMessages: this.terminationMessages,
+      terminationMessages,
       initFailed,
       podIsTerminal,
       nowISO: new Date(this.deps.clock.now()).toISOString(),
+      // Called for running containers only; it may trigger a readiness probe run (upstream).
+      probes: (name, id) => this.probeManager.containerProbeStatus(uid, name, id, true),
     });
     this.statusManager.setPodStatus(pod, status);
   }
@@ -251,6 +317,9 @@ export class Kubelet implements PodSyncer {
    */
   async terminatePod(pod: Pod, signal: AbortSignal): Promise<void> {
     const uid = pod.metadata?.uid ?? '';
+    // Nothing restarts a container while the pod stops; readiness keeps being probed (upstream).
+    this.probeManager.stopLivenessAndStartup(uid);
+    this.statusInputs.delete(uid);
     let state = await readPodRuntimeState(this.deps.cri, uid, signal);
     const desired = pod.spec ? pod : null;
     const deletionGrace = pod.metadata?.deletionTimestamp ? pod.metadata.deletionGracePeriodSeconds : undefined;
@@ -270,7 +339,9 @@ export class Kubelet implements PodSyncer {
     await this.volumeManager.tearDownPod(uid); // unmounts tmpfs volumes before the pod folder goes
     await this.runtimeManager.removePod(uid, state, names, signal);
     if (this.deps.config.cgroupsPerQOS) await removePodCgroups(uid, this.deps.config.cgroupRoot);
-    for (const c of state.containers) this.terminationMessages.delete(c.id);
+    this.terminationMessages.delete(uid);
+    this.statusInputs.delete(uid);
+    this.probeManager.removePod(uid);
     this.rejected.delete(uid);
     this.statusManager.removePod(uid);
     api?.statusWriter.forget(uid);
@@ -289,24 +360,36 @@ export class Kubelet implements PodSyncer {
     }
   }
 
-  /** Reads each newly exited container's termination message file once (capped, never following a symlink). */
-  private async readTerminationMessages(state: PodRuntimeState): Promise<void> {
-    for (const c of state.containers) {
-      if (c.state !== 'exited' || !c.terminationMessagePath || this.terminationMessages.has(c.id)) continue;
-      let text = '';
-      try {
-        const fh = await open(c.terminationMessagePath, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
-        try {
-          const buf = Buffer.alloc(MAX_TERMINATION_MESSAGE_BYTES);
-          const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-          text = buf.subarray(0, bytesRead).toString('utf8');
-        } finally {
-          await fh.close();
+  /**
+   * Reads each newly exited container's termination message once (its file, or with
+   * FallbackToLogsOnError the end of its log; capped as upstream). Resolves to the pod's
+   * messages by container ID; those of containers the runtime no longer has are forgotten.
+   */
+  private async readTerminationMessages(pod: Pod, state: PodRuntimeState): Promise<Map<string, string>> {
+    const specs = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+    const m = pod.metadata ?? {};
+    const previous = this.terminationMessages.get(state.uid);
+    const messages = new Map<string, string>();
+    await Promise.all(
+      state.containers.map(async (c) => {
+        if (c.state !== 'exited') return;
+        const known = previous?.get(c.id);
+        if (known !== undefined) {
+          messages.set(c.id, known);
+          return;
         }
-      } catch (err) {
-        if (!isNotFound(err) && (err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.debug({ container: c.name, err: errorMessage(err) }, 'could not read termination message');
-      }
-      this.terminationMessages.set(c.id, text);
-    }
+        const policy = specs.find((s) => s.name === c.name)?.terminationMessagePolicy;
+        let logPath = '';
+        try {
+          logPath = `${podLogDirectory(this.deps.config.podLogsDir, m.namespace ?? '', m.name ?? '', m.uid ?? '')}/${containerLogRelativePath(c.name, c.restartCount)}`;
+        } catch (err) {
+          this.log.debug({ container: c.name, err: errorMessage(err) }, 'no log path for the termination message');
+        }
+        messages.set(c.id, await readTerminationMessage(c, policy, logPath));
+      }),
+    );
+    if (messages.size > 0) this.terminationMessages.set(state.uid, messages);
+    else this.terminationMessages.delete(state.uid);
+    return messages;
   }
 }

@@ -75,6 +75,7 @@ async function main(): Promise<number> {
     await startServers(config, kubelet, logger, closers);
     await kubelet.waitForRuntime(stop.signal);
     closers.push(() => kubelet.podWorkers.stop());
+    closers.push(() => kubelet.stop());
     if (config.staticPodPath) {
       podConfig.addSource('file', (onPods) => new FileSource({
         dir: config.staticPodPath,

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Container, Pod } from '../kube/types.ts';
 import type { ContainerRuntimeStatus, PodRuntimeState, SandboxState } from '../pleg/runtime-state.ts';
-import { computePodActions, podSandboxChanged, shouldContainerBeRestarted } from './pod-actions.ts';
+import { computePodActions, podSandboxChanged, shouldContainerBeRestarted, type ProbeResults } from './pod-actions.ts';
 import { hashContainer } from './labels.ts';
 
 const c = (name: string, extra: Partial<Container> = {}): Container => ({ name, image: 'busybox', ...extra });
@@ -120,4 +120,69 @@ void test('sidecars count as started once running and are restarted when they ex
   assert.deepEqual(running.containersToStart.map((x) => x.name), ['main']);
   const exited = computePodActions(p, state([sandbox()], [ctr(side, { state: 'exited', exitCode: 1 }), ctr(main)]));
   assert.deepEqual(exited.containersToStart.map((x) => x.name), ['side']);
+});
+
+const probes = (failed: [string, 'liveness' | 'startup'][] = [], notStarted: string[] = []): ProbeResults => ({ failed: new Map(failed), notStarted: new Set(notStarted) });
+
+void test('a container that failed its liveness probe is killed and restarted; with restartPolicy Never the pod is killed', () => {
+  const a = c('a'), b = c('b');
+  const ra = ctr(a), rb = ctr(b);
+  const actions = computePodActions(pod([a, b]), state([sandbox()], [ra, rb]), probes([[ra.id, 'liveness']]));
+  assert.deepEqual(actions.containersToKill, [{ id: ra.id, name: 'a', message: 'Container a failed liveness probe, will be restarted', reason: 'LivenessProbe' }]);
+  assert.deepEqual(actions.containersToStart.map((x) => x.name), ['a']);
+  assert.equal(actions.killPod, false);
+  const onFailure = computePodActions(pod([a, b], { restartPolicy: 'OnFailure' }), state([sandbox()], [ra, rb]), probes([[ra.id, 'startup']]));
+  assert.deepEqual(onFailure.containersToKill.map((k) => [k.message, k.reason]), [['Container a failed startup probe, will be restarted', 'StartupProbe']]);
+  const never = computePodActions(pod([a, b], { restartPolicy: 'Never' }), state([sandbox()], [ra, rb]), probes([[ra.id, 'liveness']]));
+  assert.deepEqual(never.containersToKill.map((k) => k.message), ['Container a failed liveness probe']);
+  assert.deepEqual(never.containersToStart, [], 'Never: not restarted');
+  assert.equal(never.killPod, false, 'b still runs');
+  const alone = computePodActions(pod([a], { restartPolicy: 'Never' }), state([sandbox()], [ra]), probes([[ra.id, 'liveness']]));
+  assert.equal(alone.killPod, true, 'nothing left running: the pod is killed');
+  // A result for a container that no longer runs changes nothing.
+  const dead = ctr(a, { state: 'exited', exitCode: 1 });
+  assert.deepEqual(computePodActions(pod([a], { restartPolicy: 'Never' }), state([sandbox()], [dead]), probes([[dead.id, 'liveness']])).containersToKill, []);
+});
+
+void test('sidecars start one at a time, each once the previous one has started (startup probe passed)', () => {
+  const s1 = c('s1', { restartPolicy: 'Always' }), s2 = c('s2', { restartPolicy: 'Always' }), init = c('init'), main = c('main');
+  const p = pod([main], { initContainers: [s1, s2, init] });
+  const r1 = ctr(s1);
+  assert.equal(computePodActions(p, state([sandbox()], [r1]), probes([], [r1.id])).nextInitContainer, null, 's1 runs but has not started');
+  assert.equal(computePodActions(p, state([sandbox()], [r1]), probes()).nextInitContainer?.name, 's2');
+  const r2 = ctr(s2);
+  const waiting = computePodActions(p, state([sandbox()], [r1, r2]), probes([], [r2.id]));
+  assert.equal(waiting.nextInitContainer, null);
+  assert.deepEqual(waiting.containersToStart, []);
+  assert.equal(computePodActions(p, state([sandbox()], [r1, r2]), probes()).nextInitContainer?.name, 'init');
+  const done = computePodActions(p, state([sandbox()], [r1, r2, ctr(init, { state: 'exited', exitCode: 0 })]), probes());
+  assert.deepEqual(done.containersToStart.map((x) => x.name), ['main']);
+});
+
+void test('sidecars: a failed liveness or startup probe restarts them; after initialization they are kept running without holding anything back', () => {
+  const s1 = c('s1', { restartPolicy: 'Always' }), init = c('init'), main = c('main');
+  const p = pod([main], { initContainers: [s1, init] });
+  const r1 = ctr(s1);
+  const startupFailed = computePodActions(p, state([sandbox()], [r1]), probes([[r1.id, 'startup']], [r1.id]));
+  assert.deepEqual(startupFailed.containersToKill, [{ id: r1.id, name: 's1', message: 'Init container s1 failed startup probe', reason: 'StartupProbe' }]);
+  assert.deepEqual(startupFailed.containersToStart.map((x) => x.name), ['s1']);
+  assert.equal(startupFailed.nextInitContainer, null);
+  // After initialization (main runs): init is never run again, s1 is restarted when it fails or exits.
+  const rm = ctr(main);
+  const initDone = ctr(init, { state: 'exited', exitCode: 0 });
+  const live = computePodActions(p, state([sandbox()], [r1, initDone, rm]), probes([[r1.id, 'liveness']]));
+  assert.deepEqual(live.containersToKill.map((k) => k.message), ['Init container s1 failed liveness probe']);
+  assert.deepEqual(live.containersToStart.map((x) => x.name), ['s1']);
+  assert.equal(live.killPod, false);
+  const exited = computePodActions(p, state([sandbox()], [ctr(s1, { state: 'exited', exitCode: 1 }), rm]), probes());
+  assert.deepEqual(exited.containersToStart.map((x) => x.name), ['s1'], 'restarted even though the completed init container was removed');
+  assert.equal(exited.nextInitContainer, null);
+  // Restarted and not started yet: main keeps running, nothing waits.
+  const r1b = ctr(s1);
+  const notStarted = computePodActions(p, state([sandbox()], [r1b, rm]), probes([], [r1b.id]));
+  assert.deepEqual([notStarted.containersToStart, notStarted.containersToKill, notStarted.killPod], [[], [], false]);
+  // The regular containers are done (OnFailure): the pod is killed with its running sidecars.
+  const finished = computePodActions(pod([main], { initContainers: [s1], restartPolicy: 'OnFailure' }), state([sandbox()], [ctr(s1), ctr(main, { state: 'exited', exitCode: 0 })]), probes());
+  assert.equal(finished.killPod, true);
+  assert.deepEqual(finished.containersToStart, []);
 });

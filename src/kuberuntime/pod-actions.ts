@@ -6,11 +6,27 @@ import type { ContainerRuntimeStatus, PodRuntimeState, SandboxState } from '../p
 import { latestContainer } from '../pleg/runtime-state.ts';
 import { hashContainer } from './labels.ts';
 
+/** Why a container is killed, when it changes its grace period (upstream containerKillReason). */
+export type KillReason = 'LivenessProbe' | 'StartupProbe' | 'FailedPostStartHook' | '';
+
 export interface ContainerToKill {
   id: string;
   name: string;
   message: string; // why, for the Killing event and the log
+  reason: KillReason;
 }
+
+/**
+ * What the probes say about the pod's running containers, by container ID (plain data, from
+ * the probe manager): which failed liveness or startup (to be killed and restarted per the
+ * restart policy), and which have not started yet (their startup probe has not succeeded).
+ */
+export interface ProbeResults {
+  failed: ReadonlyMap<string, 'liveness' | 'startup'>;
+  notStarted: ReadonlySet<string>;
+}
+
+export const NO_PROBE_RESULTS: ProbeResults = { failed: new Map(), notStarted: new Set() };
 
 export interface PodActions {
   /** Stop every container and the sandbox (the sandbox changed, or nothing is left to run). */
@@ -24,7 +40,10 @@ export interface PodActions {
   nextInitContainer: Container | null;
   /** An init container failed and the restart policy is Never: the pod has failed. */
   initFailed: boolean;
-  /** Regular containers and sidecars to (re)start, in spec order. */
+  /**
+   * Regular containers and sidecars to (re)start, in spec order. Sidecars here are restarted
+   * (they ran before); the runtime starts them first, in order.
+   */
   containersToStart: Container[];
   containersToKill: ContainerToKill[];
   /** Dead containers beyond the one kept per name for lastState and logs (container GC). */
@@ -84,23 +103,43 @@ function deadContainersToRemove(state: PodRuntimeState): string[] {
 }
 
 /**
- * Walks the init containers in order. Returns done=true when every one has succeeded (a sidecar
- * counts once it is running); otherwise the one to start, or initFailed.
+ * Walks the init containers in order (upstream computeInitContainerActions). Returns true when
+ * the pod has initialized: every regular init container succeeded and every sidecar runs and has
+ * started (its startup probe passed); otherwise sets the init container to start next (one at a
+ * time, sidecars included), or initFailed. Once a regular container was created, the pod stays
+ * initialized: regular init containers never run again and sidecars are kept running.
  */
-function computeInitContainerActions(pod: Pod, state: PodRuntimeState, actions: PodActions): boolean {
+function computeInitContainerActions(pod: Pod, state: PodRuntimeState, probes: ProbeResults, actions: PodActions): boolean {
   const policy = pod.spec?.restartPolicy ?? 'Always';
+  const podHasInitialized = (pod.spec?.containers ?? []).some((c) => {
+    const s = latestContainer(state, c.name);
+    return s?.state === 'running' || s?.state === 'created';
+  });
   for (const c of pod.spec?.initContainers ?? []) {
     const status = latestContainer(state, c.name);
     if (isSidecar(c)) {
-      if (status?.state === 'running') continue;
-      if (status && status.state === 'exited' && status.startedAtMs > 0) {
-        // A sidecar that started once and exited is restarted alongside the main containers.
-        actions.containersToStart.push(c);
-        continue;
+      if (!status || status.state !== 'running') {
+        if (podHasInitialized) {
+          actions.containersToStart.push(c); // kept running while the pod runs
+          continue;
+        }
+        actions.nextInitContainer = c; // first start, or a restart before the pod initialized
+        return false;
       }
-      actions.nextInitContainer = c;
-      return false;
+      const failed = probes.failed.get(status.id);
+      const changed = status.hash !== hashContainer(c);
+      if (failed || changed) {
+        const why = changed ? 'definition changed' : `failed ${failed} probe`;
+        actions.containersToKill.push({ id: status.id, name: c.name, message: `Init container ${c.name} ${why}`, reason: changed ? '' : killReason(failed) });
+        actions.containersToStart.push(c);
+        if (podHasInitialized) continue;
+        return false;
+      }
+      // The next init container starts only once this sidecar has started.
+      if (!podHasInitialized && probes.notStarted.has(status.id)) return false;
+      continue;
     }
+    if (podHasInitialized) continue;
     if (!status || status.state === 'created' || status.state === 'unknown') {
       actions.nextInitContainer = c;
       return false;
@@ -118,7 +157,13 @@ function computeInitContainerActions(pod: Pod, state: PodRuntimeState, actions: 
   return true;
 }
 
-export function computePodActions(pod: Pod, state: PodRuntimeState): PodActions {
+const killReason = (failed: 'liveness' | 'startup' | undefined): KillReason => (failed === 'liveness' ? 'LivenessProbe' : failed === 'startup' ? 'StartupProbe' : '');
+
+/**
+ * What the sync must do for the pod. `probes` says which running containers failed liveness or
+ * startup (killed, and restarted unless the restart policy is Never) and which have not started.
+ */
+export function computePodActions(pod: Pod, state: PodRuntimeState, probes: ProbeResults = NO_PROBE_RESULTS): PodActions {
   const actions = noActions();
   const spec = pod.spec;
   const containers = spec?.containers ?? [];
@@ -147,22 +192,37 @@ export function computePodActions(pod: Pod, state: PodRuntimeState): PodActions 
   }
 
   actions.containersToRemove = deadContainersToRemove(state);
-  const initDone = computeInitContainerActions(pod, state, actions);
+  const initDone = computeInitContainerActions(pod, state, probes, actions);
   if (!initDone) return actions;
 
   let keepCount = 0;
+  const restartOnFailure = (spec?.restartPolicy ?? 'Always') !== 'Never';
   for (const c of containers) {
     const status = latestContainer(state, c.name);
     if (!status || status.state !== 'running') {
       if (shouldContainerBeRestarted(pod, status)) actions.containersToStart.push(c);
       continue;
     }
+    const failed = probes.failed.get(status.id);
+    let message: string;
+    let reason: KillReason = '';
+    let restart = restartOnFailure;
     if (status.hash !== hashContainer(c)) {
-      actions.containersToKill.push({ id: status.id, name: c.name, message: `Container ${c.name} definition changed, will be restarted` });
-      actions.containersToStart.push(c);
+      message = `Container ${c.name} definition changed`;
+      restart = true;
+    } else if (failed) {
+      message = `Container ${c.name} failed ${failed} probe`;
+      reason = killReason(failed);
+    } else {
+      keepCount++;
       continue;
     }
-    keepCount++;
+    // Killed, and restarted in the same sync unless the restart policy is Never.
+    if (restart) {
+      message += ', will be restarted';
+      actions.containersToStart.push(c);
+    }
+    actions.containersToKill.push({ id: status.id, name: c.name, message, reason });
   }
   if (actions.containersToStart.filter((c) => !isSidecar(c)).length === 0 && keepCount === 0) {
     // Every regular container has finished and none restarts: stop the sandbox (and sidecars).

@@ -2,7 +2,8 @@
 // KillPod). It decides nothing itself beyond what computePodActions returns; it executes the
 // actions in order and reports what it could not do as waiting reasons.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { mkdir, open, readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import type { RuntimeService } from '../cri/client.ts';
 import type { Mount, PodSandboxConfig } from '../cri/types.ts';
 import { crashLoopBackoffKey, type Backoff } from '../common/backoff.ts';
@@ -12,14 +13,15 @@ import type { EventRecorder } from '../kube/events.ts';
 import type { Container, Pod } from '../kube/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { containerLogRelativePath, containerLogSymlink, podLogDirectory, safeComponent } from '../logs/paths.ts';
-import { type PodRuntimeState, latestContainer } from '../pleg/runtime-state.ts';
+import { type ContainerRuntimeStatus, type PodRuntimeState, latestContainer } from '../pleg/runtime-state.ts';
+import { HandlerRunner } from '../prober/handlers.ts';
 import { containerLinuxResources, podSandboxCgroupParent } from '../cm/resources.ts';
 import { buildContainerConfig, managedHostsFile } from './container-config.ts';
 import { podDnsSettings } from './dns.ts';
 import { ContainerStartError } from './errors.ts';
 import type { ImageManager } from './images.ts';
 import { hashContainer } from './labels.ts';
-import { computePodActions, isSidecar } from './pod-actions.ts';
+import { computePodActions, isSidecar, NO_PROBE_RESULTS, type KillReason, type ProbeResults } from './pod-actions.ts';
 import { buildSandboxConfig, podHostname } from './sandbox-config.ts';
 import { buildEnvironment, expandContainerCommandAndArgs, resolveEnvSources } from './envvars.ts';
 import { containerVolumeMounts, VolumeSetUpError, type PodVolumes } from '../volumes/volumes.ts';
@@ -53,6 +55,8 @@ export interface RuntimeManagerDeps {
   objectSource?: PodObjectSource | null;
   /** Sets up the volumes a container mounts; absent: emptyDir on disk only (containerVolumeMounts). */
   volumes?: PodVolumes;
+  /** Runs postStart and preStop hooks; absent: a HandlerRunner over `runtime`. */
+  hooks?: Pick<HandlerRunner, 'run'>;
 }
 
 /** Why a container is not running, for its waiting state (upstream's reasonCache). */
@@ -75,13 +79,20 @@ export interface SyncResult {
 }
 
 const DEFAULT_GRACE_PERIOD_S = 30;
+/**
+ * Every stop gives the container at least this long between SIGTERM and SIGKILL, whatever the
+ * grace period left after preStop and sidecar ordering (upstream minimumGracePeriodInSeconds, s).
+ */
+export const MINIMUM_GRACE_PERIOD_S = 2;
 
 export class KubeRuntimeManager {
   private readonly deps: RuntimeManagerDeps;
   private readonly hostResolvConf: Promise<string>;
+  private readonly hooks: Pick<HandlerRunner, 'run'>;
 
   constructor(deps: RuntimeManagerDeps) {
     this.deps = deps;
+    this.hooks = deps.hooks ?? new HandlerRunner({ runtime: deps.runtime, clock: deps.clock, recorder: deps.recorder });
     this.hostResolvConf = deps.config.resolvConf ? readFile(deps.config.resolvConf, 'utf8').catch(() => '') : Promise.resolve('');
   }
 
@@ -94,10 +105,13 @@ export class KubeRuntimeManager {
     return podLogDirectory(this.deps.config.podLogsDir, m.namespace ?? '', m.name ?? '', m.uid ?? '');
   }
 
-  /** Brings the runtime in line with the pod spec: one step of the pod's lifecycle. */
-  async syncPod(pod: Pod, state: PodRuntimeState, signal: AbortSignal): Promise<SyncResult> {
+  /**
+   * Brings the runtime in line with the pod spec: one step of the pod's lifecycle. `probes` says
+   * which running containers failed liveness/startup (restarted) and which have not started.
+   */
+  async syncPod(pod: Pod, state: PodRuntimeState, signal: AbortSignal, probes: ProbeResults = NO_PROBE_RESULTS): Promise<SyncResult> {
     const result: SyncResult = { waiting: new Map(), requeueAfterMs: null, changed: false, runtimeMs: 0, initFailed: false };
-    const actions = computePodActions(pod, state);
+    const actions = computePodActions(pod, state, probes);
     const log = this.podLogger(pod);
     result.initFailed = actions.initFailed;
 
@@ -108,8 +122,9 @@ export class KubeRuntimeManager {
       if (!actions.createSandbox) return result;
     }
     for (const k of actions.containersToKill) {
-      this.deps.recorder.event(pod, 'Normal', 'Killing', k.message);
-      await this.stopContainer(k.id, gracePeriodSeconds(pod), signal);
+      const status = state.containers.find((c) => c.id === k.id);
+      if (!status) continue;
+      await this.killContainer(pod, status, { message: k.message, reason: k.reason, podIP: this.hookPodIP(pod, state.sandboxes[0]?.ips ?? []) }, signal);
       result.changed = true;
     }
     for (const id of actions.containersToRemove) await this.removeContainer(pod, id, signal);
@@ -131,17 +146,19 @@ export class KubeRuntimeManager {
       result.changed = true;
     }
 
-    const starts: Container[] = actions.nextInitContainer ? [actions.nextInitContainer] : actions.containersToStart;
     const start = (c: Container, isInit: boolean): Promise<void> =>
       this.startContainer(pod, c, isInit, sandboxId, sandboxConfig, podIPs, state, result, signal);
-    if (actions.nextInitContainer) {
-      await start(actions.nextInitContainer, true);
-    } else {
-      // Sidecars start in order, each before the next; regular containers start together.
-      for (const c of starts.filter(isSidecar)) await start(c, true);
-      await Promise.all(starts.filter((c) => !isSidecar(c)).map((c) => start(c, false)));
-    }
+    // Sidecars being restarted first, in order, each before the next; then the next init
+    // container, or the regular containers.
+    for (const c of actions.containersToStart.filter(isSidecar)) await start(c, true);
+    if (actions.nextInitContainer) await start(actions.nextInitContainer, true);
+    else await startInOrder(actions.containersToStart.filter((c) => !isSidecar(c)), (c) => start(c, false));
     return result;
+  }
+
+  /** The IP a lifecycle hook's httpGet goes to by default: the pod's, or the host's for a host-network pod. */
+  private hookPodIP(pod: Pod, podIPs: string[]): string {
+    return pod.spec?.hostNetwork ? this.deps.config.hostIP : (podIPs[0] ?? '');
   }
 
   private podLogger(pod: Pod): Logger {
@@ -232,17 +249,19 @@ export class KubeRuntimeManager {
     const { runtime, recorder, crashBackoff, clock } = this.deps;
     const uid = pod.metadata?.uid ?? '';
     const last = latestContainer(state, container.name);
-    if (last && last.state === 'exited') {
+    // The newest exited instance: the running one may just have been killed by a probe.
+    const lastExited = state.containers.find((c) => c.name === container.name && c.state === 'exited');
+    if (lastExited) {
       // CrashLoopBackOff: wait after each exit, 10 s doubling to 300 s (upstream doBackOff).
       const m = pod.metadata ?? {};
       const key = crashLoopBackoffKey({ name: m.name ?? '', namespace: m.namespace ?? '', uid }, container.name, hashContainer(container));
-      if (crashBackoff.isInBackOffSince(key, last.finishedAtMs)) {
+      if (crashBackoff.isInBackOffSince(key, lastExited.finishedAtMs)) {
         const delay = crashBackoff.delay(key);
         const msg = `back-off ${Math.round(delay / 1000)}s restarting failed container=${container.name} pod=${pod.metadata?.name}_${pod.metadata?.namespace}(${uid})`;
         recorder.event(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${container.name} in pod ${pod.metadata?.name}_${pod.metadata?.namespace}(${uid})`);
-        throw new ContainerStartError('CrashLoopBackOff', msg, { retryAfterMs: Math.max(1, last.finishedAtMs + delay - clock.now()) });
+        throw new ContainerStartError('CrashLoopBackOff', msg, { retryAfterMs: Math.max(1, lastExited.finishedAtMs + delay - clock.now()) });
       }
-      crashBackoff.next(key, last.finishedAtMs);
+      crashBackoff.next(key, lastExited.finishedAtMs);
     }
 
     const imageRef = await this.deps.imageManager.ensureImage(pod, container, sandboxConfig, signal);
@@ -304,6 +323,37 @@ export class KubeRuntimeManager {
     await this.runtimeStep(pod, result, 'RunContainerError', () => runtime.startContainer(containerId, signal));
     recorder.event(pod, 'Normal', 'Started', `Started container ${container.name}`);
     await this.linkContainerLog(pod, container.name, containerId, `${logDir}/${logPath}`);
+    const postStart = container.lifecycle?.postStart;
+    if (postStart) await this.runPostStartHook(pod, container, containerId, podIPs, postStart, signal);
+  }
+
+  /**
+   * Runs the postStart hook inside the container start, as upstream: the sync (and so the
+   * status, generated after it) waits for the hook. A failed hook records FailedPostStartHook,
+   * kills the container (it restarts per the restart policy) and fails the start with
+   * PostStartHookError and the hook's message.
+   */
+  private async runPostStartHook(
+    pod: Pod, container: Container, containerId: string, podIPs: string[], hook: NonNullable<NonNullable<Container['lifecycle']>['postStart']>, signal: AbortSignal,
+  ): Promise<void> {
+    const podIP = this.hookPodIP(pod, podIPs);
+    try {
+      await this.hooks.run({ pod, container, containerId, podIP }, hook, signal);
+    } catch (err) {
+      if (isAbort(err) || signal.aborted) throw err;
+      const msg = errorMessage(err);
+      this.podLogger(pod).info({ container: container.name, err: msg }, 'postStart hook failed');
+      // The hook's output stays out of the event: it may hold secrets (upstream).
+      this.deps.recorder.event(pod, 'Warning', 'FailedPostStartHook', 'PostStartHook failed');
+      const status: ContainerRuntimeStatus = { ...placeholderStatus(containerId, container.name), state: 'running' };
+      try {
+        await this.killContainer(pod, status, { message: 'FailedPostStartHook', reason: 'FailedPostStartHook', podIP }, signal);
+      } catch (killErr) {
+        if (isAbort(killErr)) throw killErr;
+        this.podLogger(pod).warn({ container: container.name, err: errorMessage(killErr) }, 'could not kill the container after its postStart hook failed');
+      }
+      throw new ContainerStartError('PostStartHookError', msg, { cause: err });
+    }
   }
 
   /**
@@ -344,19 +394,79 @@ export class KubeRuntimeManager {
   }
 
   /**
-   * Stops every running container (all at once, each with the grace period) and then every
-   * sandbox of the pod. `pod` may be null for a pod the agent no longer knows (an orphan): each
-   * container's grace period then comes from its annotation, as upstream.
+   * Stops one container as upstream killContainer: a Killing event, the preStop hook (it counts
+   * against the grace period), the wait for its turn (sidecars after the regular containers),
+   * then StopContainer with what is left of the grace period, never less than 2 s. `pod` null:
+   * an orphan, with the grace period from the container's annotation and no hook.
+   */
+  private async killContainer(
+    pod: Pod | null, c: ContainerRuntimeStatus,
+    opts: { message?: string; reason?: KillReason; graceOverrideSeconds?: number | null; podIP: string; ordering?: TerminationOrdering | null },
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const spec = pod ? findContainerSpec(pod, c.name) : undefined;
+    let grace = pod ? killGracePeriodSeconds(pod, spec, opts.reason ?? '') : (c.gracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_S);
+    try {
+      if (pod && c.state === 'running') this.deps.recorder.event(pod, 'Normal', 'Killing', opts.message || `Stopping container ${c.name}`);
+      if (typeof opts.graceOverrideSeconds === 'number') grace = opts.graceOverrideSeconds;
+      const preStop = spec?.lifecycle?.preStop;
+      if (pod && spec && preStop && grace > 0 && c.state === 'running') {
+        grace -= await this.executePreStopHook(pod, spec, c.id, preStop, grace, opts.podIP, signal);
+      }
+      if (opts.ordering && grace > 0) grace -= Math.trunc(await opts.ordering.waitForTurn(c.name, grace, signal));
+      grace = Math.max(grace, MINIMUM_GRACE_PERIOD_S);
+      this.deps.logger.debug({ pod: pod ? `${pod.metadata?.namespace}/${pod.metadata?.name}` : undefined, container: c.name, gracePeriodSeconds: grace }, 'killing container with a grace period');
+      await this.stopContainer(c.id, grace, signal);
+    } finally {
+      opts.ordering?.containerTerminated(c.name);
+    }
+  }
+
+  /**
+   * Runs the preStop hook for at most `graceSeconds` (upstream executePreStopHook): the stop goes
+   * on when the grace period is over even if the hook still runs. Resolves to the whole seconds
+   * it took. A failed hook records FailedPreStopHook and the stop goes on.
+   */
+  private async executePreStopHook(
+    pod: Pod, container: Container, containerId: string, hook: NonNullable<NonNullable<Container['lifecycle']>['preStop']>,
+    graceSeconds: number, podIP: string, signal?: AbortSignal,
+  ): Promise<number> {
+    const { clock, recorder } = this.deps;
+    const started = clock.now();
+    const hookSignal = signal ?? new AbortController().signal;
+    const run = this.hooks.run({ pod, container, containerId, podIP }, hook, hookSignal).then(
+      () => undefined,
+      (err: unknown) => {
+        if (isAbort(err) || hookSignal.aborted) return;
+        this.podLogger(pod).info({ container: container.name, err: errorMessage(err) }, 'preStop hook failed');
+        recorder.event(pod, 'Warning', 'FailedPreStopHook', 'PreStop hook failed');
+      },
+    );
+    const timerDone = new AbortController();
+    const timer = clock.sleep(graceSeconds * 1000, AbortSignal.any([timerDone.signal, hookSignal])).then(
+      () => this.podLogger(pod).info({ container: container.name, gracePeriodSeconds: graceSeconds }, 'preStop hook did not complete within the grace period'),
+      () => undefined,
+    );
+    await Promise.race([run, timer]);
+    timerDone.abort();
+    signal?.throwIfAborted();
+    return Math.trunc((clock.now() - started) / 1000);
+  }
+
+  /**
+   * Stops every running container and then every sandbox of the pod. Containers stop at the same
+   * time, each with its grace period (preStop first); in a pod with sidecars, the sidecars get
+   * SIGTERM only once every regular container has stopped, in reverse order (upstream
+   * terminationOrdering), within the grace period left. `pod` may be null for a pod the agent no
+   * longer knows (an orphan): each container's grace period then comes from its annotation.
    */
   async killPod(pod: Pod | null, state: PodRuntimeState, graceOverrideSeconds: number | null, signal?: AbortSignal): Promise<void> {
     const running = state.containers.filter((c) => c.state === 'running' || c.state === 'created' || c.state === 'unknown');
-    await Promise.all(
-      running.map(async (c) => {
-        if (pod && c.state === 'running') this.deps.recorder.event(pod, 'Normal', 'Killing', `Stopping container ${c.name}`);
-        const grace = graceOverrideSeconds ?? (pod ? gracePeriodSeconds(pod) : (c.gracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_S));
-        await this.stopContainer(c.id, grace, signal);
-      }),
-    );
+    const ordering = pod && (pod.spec?.initContainers ?? []).some(isSidecar)
+      ? new TerminationOrdering(pod, running.filter((c) => c.state === 'running').map((c) => c.name), this.deps.clock)
+      : null;
+    const podIP = pod ? this.hookPodIP(pod, state.sandboxes[0]?.ips ?? []) : '';
+    await Promise.all(running.map((c) => this.killContainer(pod, c, { graceOverrideSeconds, podIP, ordering }, signal)));
     for (const s of state.sandboxes) {
       try {
         await this.deps.runtime.stopPodSandbox(s.id, signal);
@@ -402,4 +512,166 @@ export class KubeRuntimeManager {
 export function gracePeriodSeconds(pod: Pod): number {
   const g = pod.spec?.terminationGracePeriodSeconds;
   return typeof g === 'number' && g >= 0 ? g : DEFAULT_GRACE_PERIOD_S;
+}
+
+/**
+ * The grace period of one kill (upstream setTerminationGracePeriod): the pod's deletion grace
+ * period when it is being deleted; for a liveness or startup failure, that probe's
+ * terminationGracePeriodSeconds when set; otherwise the pod's.
+ */
+export function killGracePeriodSeconds(pod: Pod, container: Container | undefined, reason: KillReason): number {
+  const deletion = pod.metadata?.deletionGracePeriodSeconds;
+  if (typeof deletion === 'number') return deletion;
+  const probe = reason === 'LivenessProbe' ? container?.livenessProbe : reason === 'StartupProbe' ? container?.startupProbe : undefined;
+  const g = probe?.terminationGracePeriodSeconds;
+  if (typeof g === 'number' && g >= 0) return g;
+  return gracePeriodSeconds(pod);
+}
+
+function findContainerSpec(pod: Pod, name: string): Container | undefined {
+  return (pod.spec?.containers ?? []).find((c) => c.name === name) ?? (pod.spec?.initContainers ?? []).find((c) => c.name === name);
+}
+
+function placeholderStatus(id: string, name: string): ContainerRuntimeStatus {
+  return {
+    id, name, sandboxId: '', attempt: 0, state: 'running', createdAtMs: 0, startedAtMs: 0, finishedAtMs: 0, exitCode: 0, reason: '', message: '',
+    image: '', imageRef: '', hash: '', restartCount: 0, terminationMessagePath: '', gracePeriodSeconds: null,
+  };
+}
+
+/**
+ * Starts containers in spec order: those without a postStart hook together, but a container's
+ * postStart hook holds back the containers after it (upstream starts them one by one, each with
+ * its hook, so later containers may rely on an earlier one's hook having run).
+ */
+export async function startInOrder(containers: Container[], start: (c: Container) => Promise<void>): Promise<void> {
+  let batch: Promise<void>[] = [];
+  for (const c of containers) {
+    batch.push(start(c));
+    if (c.lifecycle?.postStart) {
+      await Promise.all(batch);
+      batch = [];
+    }
+  }
+  await Promise.all(batch);
+}
+
+/**
+ * The stop order of a pod with sidecars (upstream terminationOrdering): every sidecar waits
+ * until every regular container has stopped and then until the sidecar after it (in spec order)
+ * has stopped, so sidecars stop last, in reverse order. Containers that are not running do not
+ * hold anyone back.
+ */
+export class TerminationOrdering {
+  private readonly terminated = new Map<string, { done: Promise<void>; resolve: () => void }>();
+  private readonly prereqs = new Map<string, Promise<void>[]>();
+  private readonly clock: Clock;
+
+  constructor(pod: Pod, runningNames: string[], clock: Clock) {
+    this.clock = clock;
+    const running = new Set(runningNames);
+    const channel = (name: string): Promise<void> => {
+      let resolve!: () => void;
+      const done = new Promise<void>((r) => (resolve = r));
+      this.terminated.set(name, { done, resolve });
+      if (!running.has(name)) resolve();
+      return done;
+    };
+    const mains = (pod.spec?.containers ?? []).map((c) => channel(c.name));
+    let later: string | null = null;
+    for (const c of [...(pod.spec?.initContainers ?? [])].reverse()) {
+      void channel(c.name);
+      if (!isSidecar(c)) continue;
+      const waits = [...mains];
+      if (later) waits.push(this.terminated.get(later)!.done);
+      this.prereqs.set(c.name, waits);
+      later = c.name;
+    }
+  }
+
+  /** Waits until the container may stop, at most `graceSeconds`; resolves to the seconds waited. */
+  async waitForTurn(name: string, graceSeconds: number, signal?: AbortSignal): Promise<number> {
+    const waits = this.prereqs.get(name);
+    if (!waits || graceSeconds <= 0) return 0;
+    const started = this.clock.now();
+    const timeUp = new AbortController();
+    const timer = this.clock.sleep(graceSeconds * 1000, signal ? AbortSignal.any([signal, timeUp.signal]) : timeUp.signal).catch(() => undefined);
+    await Promise.race([Promise.all(waits), timer]);
+    timeUp.abort();
+    signal?.throwIfAborted();
+    return (this.clock.now() - started) / 1000;
+  }
+
+  /** The container has stopped: those waiting for it may go. */
+  containerTerminated(name: string): void {
+    this.terminated.get(name)?.resolve();
+  }
+}
+
+/** Termination message caps, as upstream (kubecontainer.MaxContainerTerminationMessage*). */
+export const MAX_TERMINATION_MESSAGE_BYTES = 4096;
+export const MAX_TERMINATION_MESSAGE_LOG_BYTES = 2048;
+export const MAX_TERMINATION_MESSAGE_LOG_LINES = 80;
+/** How much of a log file's end is read to find its last lines (bytes): more than 80 lines' worth of short lines, and far more than 2048 bytes of text. */
+const LOG_TAIL_READ_BYTES = 64 * 1024;
+
+/**
+ * The termination message of an exited container (upstream getTerminationMessage and
+ * readLastStringFromContainerLogs): the last 4096 bytes of its message file (never following
+ * a symlink); with FallbackToLogsOnError, when the file is empty or missing and the container
+ * failed (exit code not 0, and it could run), the last 80 lines of its log, at most 2048 bytes.
+ * Never rejects: a read error becomes the message, as upstream.
+ */
+export async function readTerminationMessage(
+  c: Pick<ContainerRuntimeStatus, 'exitCode' | 'reason' | 'terminationMessagePath'>, policy: string | undefined, logPath: string,
+): Promise<string> {
+  const fallbackToLogs = policy === 'FallbackToLogsOnError' && c.exitCode !== 0 && c.reason !== 'ContainerCannotRun';
+  let text = '';
+  if (c.terminationMessagePath) {
+    try {
+      text = (await readFileTail(c.terminationMessagePath, MAX_TERMINATION_MESSAGE_BYTES)).toString('utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return `Error on reading termination log ${c.terminationMessagePath}: ${errorMessage(err)}`;
+    }
+  }
+  if (text !== '' || !fallbackToLogs) return text;
+  try {
+    const tail = await readFileTail(logPath, LOG_TAIL_READ_BYTES);
+    return criLogTail(tail.toString('utf8'), MAX_TERMINATION_MESSAGE_LOG_LINES, MAX_TERMINATION_MESSAGE_LOG_BYTES, !tail.fromStart);
+  } catch (err) {
+    return `Error on reading termination message from logs: ${errorMessage(err)}`;
+  }
+}
+
+/** The last `max` bytes of a file (upstream tail.ReadAtMost), never following a symlink; fromStart: the whole file. */
+async function readFileTail(path: string, max: number): Promise<Buffer & { fromStart: boolean }> {
+  const fh = await open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+  try {
+    const { size } = await fh.stat();
+    const length = Math.min(size, max);
+    const buf = Buffer.alloc(length);
+    const { bytesRead } = await fh.read(buf, 0, length, size - length);
+    return Object.assign(buf.subarray(0, bytesRead), { fromStart: length === size });
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The text of the last `maxLines` lines of a CRI log (`<time> <stream> <P|F> <text>`, both
+ * streams; a full line ends with a newline, a partial one does not), then its last `maxBytes`
+ * bytes. `firstLineCut`: the content starts in the middle of the file, its first line is dropped. Pure.
+ */
+export function criLogTail(content: string, maxLines: number, maxBytes: number, firstLineCut = false): string {
+  const lines = content.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  if (firstLineCut) lines.shift();
+  const parsed: string[] = [];
+  for (const line of lines.slice(-maxLines)) {
+    const m = /^\S+ (?:stdout|stderr) (\S+) (.*)$/s.exec(line);
+    if (!m) continue;
+    parsed.push(m[1]!.split(':')[0] === 'P' ? m[2]! : `${m[2]!}\n`);
+  }
+  const text = Buffer.from(parsed.join(''), 'utf8');
+  return text.subarray(Math.max(0, text.length - maxBytes)).toString('utf8');
 }

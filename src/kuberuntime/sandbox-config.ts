@@ -40,7 +40,8 @@ export function buildSandboxConfig(pod: Pod, inputs: SandboxInputs): PodSandboxC
   const sc = spec?.securityContext;
   return {
     metadata: { name: meta.name ?? '', namespace: meta.namespace ?? '', uid: meta.uid ?? '', attempt: inputs.attempt },
-    hostname: podHostname(pod, inputs.nodeHostname),
+    // A host-network pod has the node's UTS namespace: the runtime must not set a hostname.
+    hostname: pod.spec?.hostNetwork ? '' : podHostname(pod, inputs.nodeHostname),
     log_directory: inputs.logDirectory,
     dns_config: inputs.dns,
     port_mappings: portMappings(pod),

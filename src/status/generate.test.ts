@@ -86,3 +86,53 @@ void test('host-network pods report the host IP as pod IP', () => {
   const s = generatePodStatus(pod([c('a')], { hostNetwork: true }), state([ctr('a')]), inputs());
   assert.equal(s.podIP, '192.0.2.1');
 });
+
+void test('started and ready come from the probes: not started is not ready; an unready sidecar makes the pod unready', () => {
+  const a = ctr('a'), side = ctr('side');
+  const p = pod([c('a')], { initContainers: [c('side', { restartPolicy: 'Always' })] });
+  const view: Record<string, { started: boolean; ready: boolean }> = { a: { started: true, ready: true }, side: { started: true, ready: false } };
+  const s = generatePodStatus(p, state([a, side]), { ...inputs(), probes: (name: string) => view[name]! });
+  assert.equal(s.containerStatuses?.[0]?.ready, true);
+  assert.equal(s.initContainerStatuses?.[0]?.started, true);
+  assert.equal(s.initContainerStatuses?.[0]?.ready, false);
+  assert.equal(cond(s, 'ContainersReady')?.status, 'False');
+  assert.equal(cond(s, 'Ready')?.message, 'containers with unready status: [side]');
+  view.side = { started: true, ready: true };
+  view.a = { started: false, ready: true };
+  const notStarted = generatePodStatus(p, state([a, side]), { ...inputs(), probes: (name: string) => view[name]! });
+  assert.equal(notStarted.containerStatuses?.[0]?.started, false);
+  assert.equal(notStarted.containerStatuses?.[0]?.ready, false, 'a container that has not started is not ready');
+  assert.equal(cond(notStarted, 'Ready')?.status, 'False');
+  view.a = { started: true, ready: true };
+  const ready = generatePodStatus(p, state([a, side]), { ...inputs(), probes: (name: string) => view[name]! });
+  assert.equal(cond(ready, 'Ready')?.status, 'True');
+  assert.equal(cond(ready, 'ContainersReady')?.status, 'True');
+});
+
+void test('readiness gates count only once the containers are ready, with upstream messages', () => {
+  const gated = (conditions: { type: string; status: string }[]) => ({
+    metadata: { name: 'p', namespace: 'default', uid: 'u1' },
+    spec: { containers: [c('a')], readinessGates: [{ conditionType: 'example.com/lb' }, { conditionType: 'example.com/dns' }] },
+    status: { conditions },
+  }) as Pod;
+  const missing = generatePodStatus(gated([{ type: 'example.com/dns', status: 'False' }]), state([ctr('a')]), inputs());
+  assert.equal(cond(missing, 'ContainersReady')?.status, 'True');
+  assert.equal(cond(missing, 'Ready')?.status, 'False');
+  assert.equal(cond(missing, 'Ready')?.reason, 'ReadinessGatesNotReady');
+  assert.equal(cond(missing, 'Ready')?.message, 'corresponding condition of pod readiness gate "example.com/lb" does not exist., the status of pod readiness gate "example.com/dns" is not "True", but False');
+  const unready = generatePodStatus(gated([]), state([ctr('a', { state: 'exited', exitCode: 1 })]), inputs());
+  assert.equal(cond(unready, 'Ready')?.reason, 'ContainersNotReady', 'unready containers come first');
+  const ok = generatePodStatus(gated([{ type: 'example.com/lb', status: 'True' }, { type: 'example.com/dns', status: 'True' }]), state([ctr('a')]), inputs());
+  assert.equal(cond(ok, 'Ready')?.status, 'True');
+});
+
+void test('termination messages follow the runtime message and share 12 KiB per pod', () => {
+  const dead = ctr('a', { state: 'exited', exitCode: 128, reason: 'StartError', message: 'exec: "nope": not found', finishedAtMs: 9000 });
+  const s = generatePodStatus(pod([c('a')], { restartPolicy: 'Never' }), state([dead]), inputs({}, { [dead.id]: 'from file' }));
+  assert.equal(s.containerStatuses?.[0]?.state?.terminated?.reason, 'StartError');
+  assert.equal(s.containerStatuses?.[0]?.state?.terminated?.message, 'exec: "nope": not found: from file');
+  const names = ['a', 'b', 'c', 'd'];
+  const deads = names.map((n) => ctr(n, { state: 'exited', exitCode: 1, finishedAtMs: 9000 }));
+  const big = generatePodStatus(pod(names.map((n) => c(n)), { restartPolicy: 'Never' }), state(deads), inputs({}, Object.fromEntries(deads.map((d) => [d.id, 'm'.repeat(4096)]))));
+  for (const cs of big.containerStatuses ?? []) assert.equal(cs.state?.terminated?.message?.length, 3072, '12 KiB / 4 containers');
+});

@@ -17,7 +17,19 @@ export interface StatusInputs {
   /** True when the pod is being deleted and all its containers are stopped: the phase becomes terminal. */
   podIsTerminal?: boolean;
   nowISO: string;
+  /**
+   * The probes' view of a running container (the probe manager's): started = its startup probe
+   * succeeded or it has none; ready = started and its readiness probe succeeded or it has none.
+   * Absent: every running container is started and ready.
+   */
+  probes?: (containerName: string, containerId: string) => { started: boolean; ready: boolean };
 }
+
+/**
+ * Termination messages of one pod share this many bytes, split evenly between its containers
+ * (upstream MaxPodTerminationMessageLogLength, applied in the status manager's normalizeStatus).
+ */
+export const MAX_POD_TERMINATION_MESSAGE_BYTES = 12 * 1024;
 
 function toISO(ms: number): string | undefined {
   return ms > 0 ? new Date(ms).toISOString() : undefined;
@@ -25,7 +37,8 @@ function toISO(ms: number): string | undefined {
 
 function terminatedState(c: ContainerRuntimeStatus, runtimeName: string, message: string | undefined): ContainerState {
   const reason = c.reason || (c.exitCode === 0 ? 'Completed' : 'Error');
-  const msg = message || c.message || undefined;
+  // The runtime's message, then what the container wrote (upstream convertToKubeContainerStatus).
+  const msg = [c.message, message].filter(Boolean).join(': ') || undefined;
   return {
     terminated: {
       exitCode: c.exitCode,
@@ -57,8 +70,9 @@ function containerStatus(spec: Container, state: PodRuntimeState, inputs: Status
   if (cur.state === 'running') {
     status.state = { running: { startedAt: toISO(cur.startedAtMs) as unknown as Date } };
     status.lastState = lastOf(prev);
-    status.ready = true; // no readiness probes yet: a running container is ready
-    status.started = true;
+    const probed = inputs.probes ? inputs.probes(spec.name, cur.id) : { started: true, ready: true };
+    status.started = probed.started;
+    status.ready = probed.started && probed.ready;
   } else if (cur.state === 'exited' && !waitingReason) {
     status.state = terminatedState(cur, inputs.runtimeName, inputs.terminationMessages.get(cur.id));
     status.lastState = lastOf(prev);
@@ -145,16 +159,34 @@ export function podConditions(pod: Pod, phase: PodStatus['phase'], sandboxReady:
     notReadyReason = 'ContainersNotInitialized';
     notReadyMessage = `containers with incomplete status: [${incompleteInit.join(' ')}]`;
   }
-  const gates = (pod.spec?.readinessGates ?? []).map((g) => g.conditionType);
-  const gatesOk = gates.every((g) => pod.status?.conditions?.some((c) => c.type === g && c.status === 'True'));
-  const ready = containersReady && gatesOk && !terminal;
+  // Readiness gates (upstream GeneratePodReadyCondition): only once the containers are ready.
+  const gateProblems: string[] = [];
+  for (const g of pod.spec?.readinessGates ?? []) {
+    const c = pod.status?.conditions?.find((x) => x.type === g.conditionType);
+    if (!c) gateProblems.push(`corresponding condition of pod readiness gate "${g.conditionType}" does not exist.`);
+    else if (c.status !== 'True') gateProblems.push(`the status of pod readiness gate "${g.conditionType}" is not "True", but ${c.status}`);
+  }
+  const containersOk = containersReady && !terminal;
+  const ready = containersOk && gateProblems.length === 0;
   return [
     condition('PodReadyToStartContainers', sandboxReady),
     condition('Initialized', initialized, 'ContainersNotInitialized', `containers with incomplete status: [${incompleteInit.join(' ')}]`),
-    condition('Ready', ready, ready ? undefined : gatesOk ? notReadyReason : 'ReadinessGatesNotReady', gatesOk ? notReadyMessage : `corresponding condition of pod readiness gate "${gates.join('", "')}" does not exist.`),
-    condition('ContainersReady', containersReady && !terminal, notReadyReason, notReadyMessage),
+    condition('Ready', ready, containersOk ? 'ReadinessGatesNotReady' : notReadyReason, containersOk ? gateProblems.join(', ') : notReadyMessage),
+    condition('ContainersReady', containersOk, notReadyReason, notReadyMessage),
     condition('PodScheduled', true),
   ];
+}
+
+/** Caps every terminated message so the pod's messages fit MAX_POD_TERMINATION_MESSAGE_BYTES together (upstream normalizeStatus). */
+function capTerminationMessages(pod: Pod, statuses: ContainerStatus[]): void {
+  const count = (pod.spec?.containers ?? []).length + (pod.spec?.initContainers ?? []).length;
+  const perContainer = count > 0 ? Math.floor(MAX_POD_TERMINATION_MESSAGE_BYTES / count) : MAX_POD_TERMINATION_MESSAGE_BYTES;
+  for (const s of statuses) {
+    for (const st of [s.state, s.lastState]) {
+      const t = st?.terminated;
+      if (t?.message && Buffer.byteLength(t.message) > perContainer) t.message = Buffer.from(t.message).subarray(0, perContainer).toString('utf8');
+    }
+  }
 }
 
 export function generatePodStatus(pod: Pod, state: PodRuntimeState, inputs: StatusInputs): PodStatus {
@@ -168,6 +200,7 @@ export function generatePodStatus(pod: Pod, state: PodRuntimeState, inputs: Stat
     const s = initStatuses[i]!;
     if (!isRestartableInit(c) && s.state?.terminated?.exitCode === 0) s.ready = true;
   });
+  capTerminationMessages(pod, [...initStatuses, ...statuses]);
   let phase = podPhase(pod, initStatuses, statuses, inputs.podIsTerminal);
   if (inputs.initFailed) phase = 'Failed';
   const sandboxReady = !!sandbox?.ready && (!!pod.spec?.hostNetwork || !!sandbox.ip);
