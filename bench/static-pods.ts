@@ -14,7 +14,6 @@
 // Exit: 0 done (whatever the verdict, unless --check), 1 error, 2 bad arguments, 3 target
 // missed with --check, 130 interrupted.
 import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +27,7 @@ import { containerdPid, gitCommit, isBench, isTestRunOf, isTskubelet, listProces
 import { KubeletLog } from './lib/kubelet-log.ts';
 import { KubeletProcess } from './lib/kubelet-process.ts';
 import { BENCH_IMAGE, PAUSE_IMAGE, manifestFile, manifestText, writeManifests } from './lib/manifests.ts';
+import { freePorts } from './lib/ports.ts';
 import { renderMarkdown, summarizeRound, verdict, type BenchResult, type KubeletPodSample, type RoundResult } from './lib/report.ts';
 import { runBaseline, type BaselinePodSample } from './lib/runtime-baseline.ts';
 import { findBenchPods, findForeignManagedPods, readPodTimes, removeRuntimePods } from './lib/runtime.ts';
@@ -522,18 +522,6 @@ function removeContainerLogLinks(): void {
     return;
   }
   for (const n of names) if (n.startsWith('bench-') && n.includes(`-${NODE_NAME}_default_`)) rmSync(join(CONTAINER_LOGS_DIR, n), { force: true });
-}
-
-/** Free TCP ports on 127.0.0.1 (asked of the kernel, then released: a tiny race is accepted). */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<Server>((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => ok(s));
-  })));
-  const ports = servers.map((s) => (s.address() as AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise<void>((ok) => s.close(() => ok()))));
-  return ports;
 }
 
 /** Keeps tskubelet's log beyond the temp folder's removal (the last run's only), and says where. */
