@@ -19,7 +19,7 @@
 // variant missed a target with --check, 130 interrupted.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,7 +38,7 @@ import { findNamespacePods } from './lib/cluster-runtime.ts';
 import { ContainerdLogTail, parseContainerdLog } from './lib/containerd-log.ts';
 import { containerdPid, gitCommit, listProcesses, machineBusyMs, machineFacts, processCpuMs, WallClock } from './lib/host.ts';
 import { KubeletLog } from './lib/kubelet-log.ts';
-import { KubeletProcess } from './lib/kubelet-process.ts';
+import { KubeletProcess, saveKubeletLog } from './lib/kubelet-process.ts';
 import { BENCH_IMAGE, PAUSE_IMAGE } from './lib/manifests.ts';
 import { freePorts } from './lib/ports.ts';
 import { ApiSourceAdds, pairByRank } from './lib/podconfig-log.ts';
@@ -692,20 +692,6 @@ function unmountUnder(dir: string): void {
   }
 }
 
-/** Keeps tskubelet's log beyond the temp folder's removal (the last run's only), and says where. */
-function saveKubeletLog(state: State): void {
-  if (!state.tempRoot) return;
-  const src = join(state.tempRoot, 'kubelet.log');
-  if (!existsSync(src)) return;
-  const dest = join(tmpdir(), 'tskubelet-cluster-bench.last-kubelet.log');
-  try {
-    copyFileSync(src, dest);
-    progress(`tskubelet's log: ${dest}`);
-  } catch (err) {
-    progress(`could not keep tskubelet's log: ${errorMessage(err)}`);
-  }
-}
-
 /**
  * Undoes everything, whatever happened; never throws, reports what it could not undo. Order:
  * the pods are deleted and tskubelet (when it still runs) stops and removes them; then the
@@ -783,7 +769,7 @@ async function cleanUp(state: State): Promise<void> {
   cri?.close();
   admin?.close();
   if (ns) removeContainerLogLinks(ns);
-  saveKubeletLog(state);
+  saveKubeletLog(state.tempRoot, 'tskubelet-cluster-bench.last-kubelet.log', progress);
   if (state.tempRoot) {
     unmountUnder(state.tempRoot);
     rmSync(state.tempRoot, { recursive: true, force: true });

@@ -13,7 +13,7 @@
 // Ctrl-C too (a second Ctrl-C skips the wait for tskubelet; a third exits at once).
 // Exit: 0 done (whatever the verdict, unless --check), 1 error, 2 bad arguments, 3 target
 // missed with --check, 130 interrupted.
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +25,7 @@ import type { KubeletConfig } from '../src/config/types.ts';
 import { CONTAINER_LOGS_DIR } from '../src/logs/paths.ts';
 import { containerdPid, gitCommit, isBench, isTestRunOf, isTskubelet, listProcesses, machineBusyMs, machineFacts, processCpuMs, WallClock, type ProcessInfo } from './lib/host.ts';
 import { KubeletLog } from './lib/kubelet-log.ts';
-import { KubeletProcess } from './lib/kubelet-process.ts';
+import { KubeletProcess, saveKubeletLog } from './lib/kubelet-process.ts';
 import { BENCH_IMAGE, PAUSE_IMAGE, manifestFile, manifestText, writeManifests } from './lib/manifests.ts';
 import { freePorts } from './lib/ports.ts';
 import { renderMarkdown, summarizeRound, verdict, type BenchResult, type KubeletPodSample, type RoundResult } from './lib/report.ts';
@@ -524,20 +524,6 @@ function removeContainerLogLinks(): void {
   for (const n of names) if (n.startsWith('bench-') && n.includes(`-${NODE_NAME}_default_`)) rmSync(join(CONTAINER_LOGS_DIR, n), { force: true });
 }
 
-/** Keeps tskubelet's log beyond the temp folder's removal (the last run's only), and says where. */
-function saveKubeletLog(state: State): void {
-  if (!state.tempRoot) return;
-  const src = join(state.tempRoot, 'kubelet.log');
-  if (!existsSync(src)) return;
-  const dest = join(tmpdir(), 'tskubelet-bench.last-kubelet.log');
-  try {
-    copyFileSync(src, dest);
-    progress(`tskubelet's log: ${dest}`);
-  } catch (err) {
-    progress(`could not keep tskubelet's log: ${errorMessage(err)}`);
-  }
-}
-
 /**
  * Undoes everything, whatever happened: the manifests go (so tskubelet removes its pods), then
  * tskubelet stops, then whatever bench pod remains is removed straight on the runtime, then the
@@ -585,7 +571,7 @@ async function cleanUp(state: State): Promise<void> {
   cri?.close();
   state.unwatch();
   removeContainerLogLinks();
-  saveKubeletLog(state);
+  saveKubeletLog(state.tempRoot, 'tskubelet-bench.last-kubelet.log', progress);
   if (state.tempRoot) rmSync(state.tempRoot, { recursive: true, force: true });
   if (state.lockTaken) {
     try {

@@ -3,7 +3,9 @@
 // would stop and leave the pods running), its stderr log kept in a file and fed line by line
 // to a listener, stopped with SIGTERM (SIGKILL after a grace period).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { copyFileSync, createWriteStream, existsSync, type WriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 export interface KubeletProcessOptions {
@@ -98,5 +100,22 @@ export class KubeletProcess {
   /** Last resort when the bench itself must exit now: SIGKILL, no waiting. */
   killNow(): void {
     if (this.running) this.child.kill('SIGKILL');
+  }
+}
+
+/**
+ * Keeps tskubelet's log (`<tempRoot>/kubelet.log`) beyond the temp folder's removal, as
+ * `<tmpdir>/<name>` (the last run's only), and says where through `progress`.
+ */
+export function saveKubeletLog(tempRoot: string | undefined, name: string, progress: (msg: string) => void): void {
+  if (!tempRoot) return;
+  const src = join(tempRoot, 'kubelet.log');
+  if (!existsSync(src)) return;
+  const dest = join(tmpdir(), name);
+  try {
+    copyFileSync(src, dest);
+    progress(`tskubelet's log: ${dest}`);
+  } catch (err) {
+    progress(`could not keep tskubelet's log: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
