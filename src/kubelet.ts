@@ -148,12 +148,8 @@ export class Kubelet implements PodSyncer {
     });
   }
 
-  /**
-   * Waits until the runtime answers (upstream checks every 5 s), then records its name. `signal`
-   * is the kubelet's lifetime: when it aborts, the probe workers stop too.
-   */
+  /** Waits until the runtime answers (upstream checks every 5 s), then records its name. */
   async waitForRuntime(signal: AbortSignal): Promise<void> {
-    signal.addEventListener('abort', () => void this.probeManager.stop(), { once: true });
     for (let attempt = 0; ; attempt++) {
       try {
         const v = await this.deps.cri.version(AbortSignal.any([signal, AbortSignal.timeout(5_000)]));
