@@ -321,12 +321,12 @@ export class Kubelet implements PodSyncer {
     const deletionGrace = pod.metadata?.deletionTimestamp ? pod.metadata.deletionGracePeriodSeconds : undefined;
     await this.runtimeManager.killPod(desired, state, typeof deletionGrace === 'number' ? deletionGrace : null, signal);
     const api = this.deps.api;
-    if (api && desired && fromApiServer(pod) && pod.metadata?.deletionTimestamp) {
+    const deletedThroughApi = !!(api && desired && fromApiServer(pod) && pod.metadata?.deletionTimestamp);
+    if (api && deletedThroughApi) {
       state = await readPodRuntimeState(this.deps.cri, uid, signal);
       await this.setStatus(pod, state, new Map(), false, true);
       api.statusWriter.setPodStatus(pod, this.statusManager.getPodStatus(uid)!);
       await api.statusWriter.flush(uid);
-      await this.deletePodFromApi(api, pod, signal);
     }
     if (api && desired && isStaticPod(pod)) await api.mirrorPods.deleteMirrorPod(pod, signal);
     const name = pod.metadata?.name || state.name;
@@ -335,6 +335,9 @@ export class Kubelet implements PodSyncer {
     await this.volumeManager.tearDownPod(uid); // unmounts tmpfs volumes before the pod folder goes
     await this.runtimeManager.removePod(uid, state, names, signal);
     if (this.deps.config.cgroupsPerQOS) await removePodCgroups(uid, this.deps.config.cgroupRoot);
+    // Removed from the API only once its resources on the node are reclaimed (upstream
+    // PodResourcesAreReclaimed), so "gone from the API" means gone from the node too.
+    if (api && deletedThroughApi) await this.deletePodFromApi(api, pod, signal);
     this.terminationMessages.delete(uid);
     this.statusInputs.delete(uid);
     this.probeManager.removePod(uid);

@@ -480,6 +480,9 @@ export class KubeRuntimeManager {
   async removePod(uid: string, state: PodRuntimeState, names: { name: string; namespace: string } | null, signal?: AbortSignal): Promise<void> {
     const { runtime } = this.deps;
     for (const c of state.containers) await this.removeContainer(null, c.id, signal, names ? { ...names, container: c.name } : null);
+    await rm(this.podDir(uid), { recursive: true, force: true });
+    if (names) await rm(podLogDirectory(this.deps.config.podLogsDir, names.namespace, names.name, uid), { recursive: true, force: true });
+    // The sandboxes go last: once the runtime has none, nothing of the pod is left on the node.
     for (const s of state.sandboxes) {
       try {
         await runtime.removePodSandbox(s.id, signal);
@@ -487,8 +490,6 @@ export class KubeRuntimeManager {
         if (!isNotFound(err)) throw err;
       }
     }
-    await rm(this.podDir(uid), { recursive: true, force: true });
-    if (names) await rm(podLogDirectory(this.deps.config.podLogsDir, names.namespace, names.name, uid), { recursive: true, force: true });
   }
 
   private async removeContainer(pod: Pod | null, id: string, signal?: AbortSignal, names?: { name: string; namespace: string; container: string } | null): Promise<void> {
