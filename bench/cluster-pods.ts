@@ -38,7 +38,7 @@ import { findNamespacePods } from './lib/cluster-runtime.ts';
 import { ContainerdLogTail, parseContainerdLog } from './lib/containerd-log.ts';
 import { containerdPid, gitCommit, listProcesses, machineBusyMs, machineFacts, processCpuMs, WallClock } from './lib/host.ts';
 import { KubeletLog } from './lib/kubelet-log.ts';
-import { KubeletProcess, saveKubeletLog } from './lib/kubelet-process.ts';
+import { KubeletProcess, saveKubeletLog, waitKubeletStarted } from './lib/kubelet-process.ts';
 import { BENCH_IMAGE, PAUSE_IMAGE } from './lib/manifests.ts';
 import { freePorts } from './lib/ports.ts';
 import { ApiSourceAdds, pairByRank } from './lib/podconfig-log.ts';
@@ -277,7 +277,7 @@ async function run(opts: Options, state: State, signal: AbortSignal): Promise<Cl
   const alive = (): void => {
     if (!kubelet.running) throw new Error(`tskubelet ${kubelet.describeExit()}:\n${kubelet.tail().join('\n')}`);
   };
-  await waitKubeletStarted(kubelet, log, healthzPort ?? 0, signal);
+  await waitKubeletStarted(kubelet, () => log.started, healthzPort ?? 0, KUBELET_READY_TIMEOUT_MS, signal);
   progress('waiting for the Node to be Ready and schedulable');
   await waitNodeSchedulable(admin, state.nodeName, NODE_READY_TIMEOUT_MS, alive, signal);
 
@@ -433,21 +433,6 @@ function watchMachine(state: State): () => void {
   }, WATCH_MS);
   timer.unref();
   return () => clearInterval(timer);
-}
-
-/** Waits until /healthz answers ok and the log says tskubelet started (after its TLS bootstrap). */
-async function waitKubeletStarted(kubelet: KubeletProcess, log: KubeletLog, healthzPort: number, signal: AbortSignal): Promise<void> {
-  const until = Date.now() + KUBELET_READY_TIMEOUT_MS;
-  let healthy = false;
-  while (!(healthy && log.started)) {
-    signal.throwIfAborted();
-    if (!kubelet.running) throw new Error(`tskubelet ${kubelet.describeExit()} during start-up:\n${kubelet.tail().join('\n')}`);
-    if (Date.now() > until) throw new Error(`tskubelet was not ready within ${KUBELET_READY_TIMEOUT_MS / 1000} s (healthz ${healthy ? 'ok' : 'not ok'}, started ${log.started}):\n${kubelet.tail().join('\n')}`);
-    if (!healthy) {
-      healthy = await fetch(`http://127.0.0.1:${healthzPort}/healthz`, { signal: AbortSignal.any([signal, AbortSignal.timeout(1_000)]) }).then((res) => res.ok, () => false);
-    }
-    await sleep(100, undefined, { signal });
-  }
 }
 
 interface BurstDeps {

@@ -25,7 +25,7 @@ import type { KubeletConfig } from '../src/config/types.ts';
 import { CONTAINER_LOGS_DIR } from '../src/logs/paths.ts';
 import { containerdPid, gitCommit, isBench, isTestRunOf, isTskubelet, listProcesses, machineBusyMs, machineFacts, processCpuMs, WallClock, type ProcessInfo } from './lib/host.ts';
 import { KubeletLog } from './lib/kubelet-log.ts';
-import { KubeletProcess, saveKubeletLog } from './lib/kubelet-process.ts';
+import { KubeletProcess, saveKubeletLog, waitKubeletStarted } from './lib/kubelet-process.ts';
 import { BENCH_IMAGE, PAUSE_IMAGE, manifestFile, manifestText, writeManifests } from './lib/manifests.ts';
 import { freePorts } from './lib/ports.ts';
 import { renderMarkdown, summarizeRound, verdict, type BenchResult, type KubeletPodSample, type RoundResult } from './lib/report.ts';
@@ -223,7 +223,7 @@ async function run(opts: Options, state: State, signal: AbortSignal): Promise<Be
   progress(`starting ${opts.kubelet} (log: ${join(tempRoot, 'kubelet.log')})`);
   const kubelet = new KubeletProcess({ command: opts.kubelet, args: kubeletArgs, cwd: ROOT, logFile: join(tempRoot, 'kubelet.log'), onLine: (l) => log.addLine(l) });
   state.kubelet = kubelet;
-  await waitKubeletReady(kubelet, log, healthzPort, signal);
+  await waitKubeletStarted(kubelet, () => log.started, healthzPort, KUBELET_READY_TIMEOUT_MS, signal);
   if (opts.removeForeignPods) await waitNoForeignPods(cri, kubelet, signal);
   const kubeletPid = kubelet.pid ?? 0;
 
@@ -364,22 +364,6 @@ function watchForOtherKubelets(state: State): () => void {
   }, WATCH_MS);
   timer.unref();
   return () => clearInterval(timer);
-}
-
-/** Waits until /healthz answers ok and the log says tskubelet started; throws if it exits or times out. */
-async function waitKubeletReady(kubelet: KubeletProcess, log: KubeletLog, healthzPort: number, signal: AbortSignal): Promise<void> {
-  const until = Date.now() + KUBELET_READY_TIMEOUT_MS;
-  let healthy = false;
-  while (!(healthy && log.started)) {
-    signal.throwIfAborted();
-    if (!kubelet.running) throw new Error(`tskubelet ${kubelet.describeExit()} during start-up:\n${kubelet.tail().join('\n')}`);
-    if (Date.now() > until) throw new Error(`tskubelet was not ready within ${KUBELET_READY_TIMEOUT_MS / 1000} s (healthz ${healthy ? 'ok' : 'not ok'}, started ${log.started}):\n${kubelet.tail().join('\n')}`);
-    if (!healthy) {
-      healthy = await fetch(`http://127.0.0.1:${healthzPort}/healthz`, { signal: AbortSignal.any([signal, AbortSignal.timeout(1_000)]) })
-        .then((res) => res.ok, () => false);
-    }
-    await sleep(100, undefined, { signal });
-  }
 }
 
 /** With --remove-foreign-pods: waits until the bench's tskubelet has removed the other pods. */

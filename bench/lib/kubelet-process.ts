@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleepMs } from 'node:timers/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -117,5 +118,23 @@ export function saveKubeletLog(tempRoot: string | undefined, name: string, progr
     progress(`tskubelet's log: ${dest}`);
   } catch (err) {
     progress(`could not keep tskubelet's log: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/**
+ * Waits until tskubelet's /healthz answers ok and its log says it started (`started()`); throws
+ * with the log's tail if it exits or is not ready within `timeoutMs`.
+ */
+export async function waitKubeletStarted(kubelet: KubeletProcess, started: () => boolean, healthzPort: number, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  let healthy = false;
+  while (!(healthy && started())) {
+    signal.throwIfAborted();
+    if (!kubelet.running) throw new Error(`tskubelet ${kubelet.describeExit()} during start-up:\n${kubelet.tail().join('\n')}`);
+    if (Date.now() > until) throw new Error(`tskubelet was not ready within ${timeoutMs / 1000} s (healthz ${healthy ? 'ok' : 'not ok'}, started ${started()}):\n${kubelet.tail().join('\n')}`);
+    if (!healthy) {
+      healthy = await fetch(`http://127.0.0.1:${healthzPort}/healthz`, { signal: AbortSignal.any([signal, AbortSignal.timeout(1_000)]) }).then((res) => res.ok, () => false);
+    }
+    await sleepMs(100, undefined, { signal });
   }
 }
