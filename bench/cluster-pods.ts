@@ -38,6 +38,7 @@ import { findNamespacePods } from './lib/cluster-runtime.ts';
 import { ContainerdLogTail, parseContainerdLog } from './lib/containerd-log.ts';
 import { containerdPid, gitCommit, listProcesses, machineBusyMs, machineFacts, processCpuMs, WallClock } from './lib/host.ts';
 import { KubeletLog } from './lib/kubelet-log.ts';
+import { UsageError, intOption, splitFlag } from './lib/args.ts';
 import { KubeletProcess, saveKubeletLog, waitKubeletStarted } from './lib/kubelet-process.ts';
 import { BENCH_IMAGE, PAUSE_IMAGE } from './lib/manifests.ts';
 import { freePorts } from './lib/ports.ts';
@@ -100,30 +101,23 @@ const USAGE = `Usage: npm run bench:cluster -- [options]
 Needs the control plane (npm run cluster:up) and containerd with the bench images (npm run setup).
 `;
 
-class UsageError extends Error {}
-
 function parseArgs(argv: readonly string[]): Options {
   const o: Options = { rounds: 3, pods: 30, variants: ['direct', 'scheduler'], timeoutS: 900, waitS: 1800, check: false, kubelet: join(ROOT, 'bin/tskubelet'), outDir: join(ROOT, 'bench/results') };
-  const int = (name: string, v: string | undefined, min: number, max: number): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
-    return n;
-  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
-    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const [flag, inline] = splitFlag(a);
     const value = (): string | undefined => inline ?? argv[++i];
     switch (flag) {
-      case '--rounds': o.rounds = int(flag, value(), 1, 20); break;
-      case '--pods': o.pods = int(flag, value(), 1, 100); break;
+      case '--rounds': o.rounds = intOption(flag, value(), 1, 20); break;
+      case '--pods': o.pods = intOption(flag, value(), 1, 100); break;
       case '--variants': {
         const list = (value() ?? '').split(',').map((s) => s.trim()).filter(Boolean);
         if (list.length === 0 || list.some((v) => v !== 'direct' && v !== 'scheduler')) throw new UsageError(`--variants takes direct and/or scheduler, got ${JSON.stringify(list.join(','))}`);
         o.variants = [...new Set(list)] as Variant[];
         break;
       }
-      case '--timeout': o.timeoutS = int(flag, value(), 60, 7200); break;
-      case '--wait': o.waitS = int(flag, value(), 0, 7200); break;
+      case '--timeout': o.timeoutS = intOption(flag, value(), 60, 7200); break;
+      case '--wait': o.waitS = intOption(flag, value(), 0, 7200); break;
       case '--check': o.check = true; break;
       case '--kubelet': o.kubelet = resolve(value() ?? ''); break;
       case '--out': o.outDir = resolve(value() ?? ''); break;

@@ -25,6 +25,7 @@ import { CriClient } from '../src/cri/client.ts';
 import { errorMessage } from '../src/common/errors.ts';
 import { CONTAINER_LOGS_DIR } from '../src/logs/paths.ts';
 import { containerdPid, gitCommit, listProcesses, machineBusyMs, machineFacts, processCpuMs } from './lib/host.ts';
+import { UsageError, intOption, splitFlag } from './lib/args.ts';
 import { KubeletProcess, saveKubeletLog } from './lib/kubelet-process.ts';
 import { BENCH_IMAGE, PAUSE_IMAGE } from './lib/manifests.ts';
 import { freePorts } from './lib/ports.ts';
@@ -74,23 +75,17 @@ const USAGE = `Usage: npm run bench:probes -- [options]
                     tskubelet removes them as orphans); without it the bench refuses
 `;
 
-class UsageError extends Error {}
 class Interrupted extends Error {}
 
 function parseArgs(argv: readonly string[]): Options {
   const o: Options = { pods: 100, durationS: 60, kubelet: join(ROOT, 'bin/tskubelet'), outDir: join(ROOT, 'bench/results'), removeForeignPods: false };
-  const int = (name: string, v: string | undefined, min: number, max: number): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
-    return n;
-  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
-    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const [flag, inline] = splitFlag(a);
     const value = (): string | undefined => inline ?? argv[++i];
     switch (flag) {
-      case '--pods': o.pods = int(flag, value(), 1, 300); break;
-      case '--duration': o.durationS = int(flag, value(), 10, 3600); break;
+      case '--pods': o.pods = intOption(flag, value(), 1, 300); break;
+      case '--duration': o.durationS = intOption(flag, value(), 10, 3600); break;
       case '--kubelet': o.kubelet = resolve(value() ?? ''); break;
       case '--out': o.outDir = resolve(value() ?? ''); break;
       case '--remove-foreign-pods': o.removeForeignPods = true; break;

@@ -25,6 +25,7 @@ import type { KubeletConfig } from '../src/config/types.ts';
 import { CONTAINER_LOGS_DIR } from '../src/logs/paths.ts';
 import { containerdPid, gitCommit, isBench, isTestRunOf, isTskubelet, listProcesses, machineBusyMs, machineFacts, processCpuMs, WallClock, type ProcessInfo } from './lib/host.ts';
 import { KubeletLog } from './lib/kubelet-log.ts';
+import { UsageError, intOption, splitFlag } from './lib/args.ts';
 import { KubeletProcess, saveKubeletLog, waitKubeletStarted } from './lib/kubelet-process.ts';
 import { BENCH_IMAGE, PAUSE_IMAGE, manifestFile, manifestText, writeManifests } from './lib/manifests.ts';
 import { freePorts } from './lib/ports.ts';
@@ -71,23 +72,16 @@ const USAGE = `Usage: npm run bench -- [options]
   --out DIR               results folder (default bench/results)
 `;
 
-class UsageError extends Error {}
-
 function parseArgs(argv: readonly string[]): Options {
   const o: Options = { rounds: 3, pods: 30, timeoutS: 300, removeForeignPods: false, check: false, kubelet: join(ROOT, 'bin/tskubelet'), outDir: join(ROOT, 'bench/results') };
-  const int = (name: string, v: string | undefined, min: number, max: number): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
-    return n;
-  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
-    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const [flag, inline] = splitFlag(a);
     const value = (): string | undefined => inline ?? argv[++i];
     switch (flag) {
-      case '--rounds': o.rounds = int(flag, value(), 1, 20); break;
-      case '--pods': o.pods = int(flag, value(), 1, 100); break;
-      case '--timeout': o.timeoutS = int(flag, value(), 30, 3600); break;
+      case '--rounds': o.rounds = intOption(flag, value(), 1, 20); break;
+      case '--pods': o.pods = intOption(flag, value(), 1, 100); break;
+      case '--timeout': o.timeoutS = intOption(flag, value(), 30, 3600); break;
       case '--remove-foreign-pods': o.removeForeignPods = true; break;
       case '--check': o.check = true; break;
       case '--kubelet': o.kubelet = resolve(value() ?? ''); break;

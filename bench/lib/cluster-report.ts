@@ -2,7 +2,10 @@
 // and its verdict against issue 3's target. Pure.
 import type { RequestStat, Variant } from './cluster-api.ts';
 import type { MachineFacts } from './host.ts';
-import { median, percentile, summarize, type Summary } from './stats.ts';
+import { median, percentile, summarize } from './stats.ts';
+import { machineTable, ms, summaryRow, table } from './markdown.ts';
+
+export { ms };
 
 /** Issue 3's targets: start latency − the runtime's own time at p50 (ms), start latency at p99 (ms). */
 export const OVERHEAD_P50_TARGET_MS = 200;
@@ -157,25 +160,6 @@ export function verdictLines(v: VariantVerdict): string[] {
     `${word(v.overheadPass)}: p50 overhead ≤ ${OVERHEAD_P50_TARGET_MS} ms: ${ms(v.overheadP50)} ms (${v.variant}; median over ${v.rounds} round(s))`,
     `${word(v.latencyPass)}: p99 latency < ${LATENCY_P99_TARGET_MS / 1000} s: ${ms(v.latencyP99)} ms (${v.variant}; median over ${v.rounds} round(s))`,
   ];
-}
-
-/** ms for a table: one decimal under 10 ms, whole ms above; '–' when unknown. */
-export function ms(x: number): string {
-  if (!Number.isFinite(x)) return '–';
-  return Math.abs(x) < 10 ? x.toFixed(1) : Math.round(x).toString();
-}
-
-function row(cells: readonly string[]): string {
-  return `| ${cells.join(' | ')} |`;
-}
-
-function table(head: readonly string[], rows: readonly (readonly string[])[], align?: string): string {
-  const sep = align ?? head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ');
-  return [row(head), `| ${sep} |`, ...rows.map(row)].join('\n');
-}
-
-function summaryRow(label: string, s: Summary): string[] {
-  return [label, ms(s.p50), ms(s.p90), ms(s.p99), ms(s.max), String(s.n)];
 }
 
 const VARIANT_TEXT: Record<Variant, string> = {
@@ -344,17 +328,7 @@ export function renderMarkdown(r: ClusterBenchResult): string {
     '',
   );
   out.push(
-    table(['machine', ''], [
-      ['CPUs (nproc)', String(nproc)],
-      ['CPU', r.machine.cpuModel],
-      ['memory', `${r.machine.memoryGiB} GiB`],
-      ['kernel', r.machine.kernel],
-      ['Node.js', r.machine.node],
-      ['container runtime', r.containerd],
-      ['API server', r.apiServer],
-      ['tskubelet commit', r.commit],
-      ['load average at start (1/5/15 min)', r.machine.loadavg.map((x) => x.toFixed(2)).join(' / ')],
-    ], '--- | ---'),
+    machineTable(r.machine, r.containerd, r.commit, [['API server', r.apiServer]]),
     '',
   );
 

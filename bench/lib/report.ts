@@ -1,7 +1,10 @@
 // The benchmark's results as data (what bench/results/*.json holds) and as Markdown. Pure.
 import type { MachineFacts } from './host.ts';
 import type { BaselinePodSample } from './runtime-baseline.ts';
-import { median, percentile, summarize, type Summary } from './stats.ts';
+import { median, percentile, summarize } from './stats.ts';
+import { machineTable, ms, summaryRow, table } from './markdown.ts';
+
+export { ms };
 
 /** The issue's target: tskubelet adds at most this much at p50 over the runtime's own time (ms). */
 export const OVERHEAD_TARGET_MS = 100;
@@ -95,25 +98,6 @@ export function verdict(rounds: readonly RoundSummary[]): Verdict {
   return { pass: p50 <= OVERHEAD_TARGET_MS, overheadP50: p50, overheadP99: median(rounds.map((r) => r.overheadP99)) };
 }
 
-/** ms for a table: one decimal under 10 ms, whole ms above; '–' when unknown. */
-export function ms(x: number): string {
-  if (!Number.isFinite(x)) return '–';
-  return Math.abs(x) < 10 ? x.toFixed(1) : Math.round(x).toString();
-}
-
-function row(cells: readonly string[]): string {
-  return `| ${cells.join(' | ')} |`;
-}
-
-function table(head: readonly string[], rows: readonly (readonly string[])[], align?: string): string {
-  const sep = align ?? head.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ');
-  return [row(head), `| ${sep} |`, ...rows.map(row)].join('\n');
-}
-
-function summaryRow(label: string, s: Summary): string[] {
-  return [label, ms(s.p50), ms(s.p90), ms(s.p99), ms(s.max), String(s.n)];
-}
-
 /** The phase marks of a tskubelet pod, in order, with where each comes from. */
 const MARKS: { label: string; source: string; at: (p: KubeletPodSample) => number }[] = [
   { label: 'manifest seen by the file source', source: 'config.seen annotation (/pods)', at: (p) => p.seenMs },
@@ -140,16 +124,7 @@ export function renderMarkdown(r: BenchResult): string {
     '',
   );
   out.push(
-    table(['machine', ''], [
-      ['CPUs (nproc)', String(nproc)],
-      ['CPU', r.machine.cpuModel],
-      ['memory', `${r.machine.memoryGiB} GiB`],
-      ['kernel', r.machine.kernel],
-      ['Node.js', r.machine.node],
-      ['container runtime', r.containerd],
-      ['tskubelet commit', r.commit],
-      ['load average at start (1/5/15 min)', r.machine.loadavg.map((x) => x.toFixed(2)).join(' / ')],
-    ], '--- | ---'),
+    machineTable(r.machine, r.containerd, r.commit),
     '',
   );
 
