@@ -38,6 +38,10 @@ import { readPodRuntimeState, type PodRuntimeState } from './pleg/runtime-state.
 import { PodWorkers, type PodSyncer } from './podworkers/pod-workers.ts';
 import { generatePodStatus } from './status/generate.ts';
 import { StatusManager } from './status/status-manager.ts';
+import type { KubeletMetrics } from './metrics/kubelet-metrics.ts';
+
+const PROBE_METRIC_TYPES = { liveness: 'Liveness', readiness: 'Readiness', startup: 'Startup' } as const;
+const PROBE_METRIC_RESULTS = { success: 'successful', failure: 'failed', unknown: 'unknown' } as const;
 
 /** Pods synced at once: enough to start a burst of pods quickly on two cores. */
 const MAX_CONCURRENT_SYNCS = 16;
@@ -52,6 +56,8 @@ export interface KubeletDeps {
   sourcesReady: () => boolean;
   /** The API-server edge, when the node is part of a cluster (null: standalone). */
   api?: KubeletApiDeps | null;
+  /** Where pod, PLEG and probe metrics go (none: not measured). */
+  metrics?: KubeletMetrics;
 }
 
 /** What the kubelet uses of the API server when it is part of a cluster. */
@@ -76,7 +82,7 @@ export class Kubelet implements PodSyncer {
   private readonly deps: KubeletDeps;
   private readonly runtimeManager: KubeRuntimeManager;
   private readonly volumeManager: VolumeManager;
-  private readonly hostIP: string;
+  readonly hostIP: string;
   private readonly pods = new Map<string, Pod>(); // desired pods by UID, from the sources
   private runtimeName = 'containerd';
   /** What each syncing pod's last status was generated from, to regenerate it when readiness changes. */
@@ -87,6 +93,11 @@ export class Kubelet implements PodSyncer {
   private readonly rejected = new Set<string>();
   private readonly recorder: EventRecorder;
   private readonly log: Logger;
+  /** When each pod was first seen, until it first runs (kubelet_pod_start_duration_seconds). */
+  private readonly firstSeenMs = new Map<string, number>();
+  private podDirsCleaned = false;
+  /** Pods synced at least once (the pod worker duration's create vs sync). */
+  private readonly syncedOnce = new Set<string>();
 
   constructor(deps: KubeletDeps) {
     this.deps = deps;
@@ -105,6 +116,9 @@ export class Kubelet implements PodSyncer {
       recorder,
       podStatus: (uid) => this.statusManager.getPodStatus(uid),
       onResultChange: (uid, change) => this.probeResultChanged(uid, change.probeType),
+      onProbe: deps.metrics
+        ? (r) => deps.metrics!.countProbe({ probeType: PROBE_METRIC_TYPES[r.probeType], container: r.container, pod: r.pod, namespace: r.namespace, podUID: r.podUID }, PROBE_METRIC_RESULTS[r.result], r.durationMs / 1000)
+        : undefined,
     });
     this.runtimeManager = new KubeRuntimeManager({
       hooks: new HandlerRunner({ runtime: cri, clock, recorder }),
@@ -145,6 +159,7 @@ export class Kubelet implements PodSyncer {
       logger,
       onPodChanged: (uid) => this.podWorkers.podChanged(uid),
       onRelist: (uids) => this.cleanupOrphans(uids),
+      onRelistTimed: deps.metrics ? (seconds, interval) => deps.metrics!.observePlegRelist(seconds, interval) : undefined,
     });
   }
 
@@ -176,6 +191,7 @@ export class Kubelet implements PodSyncer {
     const added = [...change.added].sort((a, b) => String(a.metadata?.creationTimestamp ?? '').localeCompare(String(b.metadata?.creationTimestamp ?? '')));
     for (const pod of [...added, ...change.updated]) {
       const uid = pod.metadata?.uid ?? '';
+      if (!this.pods.has(uid) && !this.syncedOnce.has(uid)) this.firstSeenMs.set(uid, this.deps.clock.now());
       this.pods.set(uid, pod);
       if (pod.metadata?.deletionTimestamp) {
         this.podWorkers.terminatePod(pod);
@@ -224,10 +240,29 @@ export class Kubelet implements PodSyncer {
       this.log.info({ podUID: uid }, 'removing a pod that no source defines any more');
       this.podWorkers.terminatePod({ metadata: { uid } });
     }
+    if (!this.podDirsCleaned) {
+      // Once after start-up: folders (and mounts) of pods that are gone everywhere, as upstream.
+      this.podDirsCleaned = true;
+      const active = new Set([...known, ...this.pods.keys(), ...runtimeUIDs]);
+      this.volumeManager.cleanupOrphanedPodDirs(active).then(
+        (removed) => removed.length > 0 && this.log.info({ podUIDs: removed }, 'removed the folders of pods that no longer exist'),
+        (err: unknown) => this.log.warn({ err: errorMessage(err) }, 'cleaning up orphaned pod folders failed'),
+      );
+    }
   }
 
   async syncPod(pod: Pod, signal: AbortSignal): Promise<{ requeueAfterMs: number | null }> {
     const uid = pod.metadata?.uid ?? '';
+    const startMs = this.deps.clock.now();
+    try {
+      return await this.syncPodOnce(pod, uid, signal);
+    } finally {
+      this.deps.metrics?.observePodWorker(this.syncedOnce.has(uid) ? 'sync' : 'create', (this.deps.clock.now() - startMs) / 1000);
+      this.syncedOnce.add(uid);
+    }
+  }
+
+  private async syncPodOnce(pod: Pod, uid: string, signal: AbortSignal): Promise<{ requeueAfterMs: number | null }> {
     const { cri } = this.deps;
     const mirror = this.deps.api && isStaticPod(pod) ? this.deps.api.mirrorPods.ensureMirrorPod(pod, signal) : null;
     let state = await readPodRuntimeState(cri, uid, signal);
@@ -304,6 +339,11 @@ export class Kubelet implements PodSyncer {
       probes: (name, id) => this.probeManager.containerProbeStatus(uid, name, id, true),
     });
     this.statusManager.setPodStatus(pod, status);
+    const firstSeen = this.firstSeenMs.get(uid);
+    if (firstSeen !== undefined && status.phase === 'Running' && status.containerStatuses?.every((c) => c.state?.running)) {
+      this.firstSeenMs.delete(uid);
+      this.deps.metrics?.observePodStart((this.deps.clock.now() - firstSeen) / 1000);
+    }
   }
 
   /**
@@ -313,6 +353,17 @@ export class Kubelet implements PodSyncer {
    */
   async terminatePod(pod: Pod, signal: AbortSignal): Promise<void> {
     const uid = pod.metadata?.uid ?? '';
+    const startMs = this.deps.clock.now();
+    try {
+      await this.terminatePodOnce(pod, uid, signal);
+    } finally {
+      this.deps.metrics?.observePodWorker('kill', (this.deps.clock.now() - startMs) / 1000);
+    }
+    this.firstSeenMs.delete(uid);
+    this.syncedOnce.delete(uid);
+  }
+
+  private async terminatePodOnce(pod: Pod, uid: string, signal: AbortSignal): Promise<void> {
     // Nothing restarts a container while the pod stops; readiness keeps being probed (upstream).
     this.probeManager.stopLivenessAndStartup(uid);
     this.statusInputs.delete(uid);

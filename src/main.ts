@@ -12,7 +12,13 @@ import { FileSource } from './podconfig/file-source.ts';
 import { PodConfig } from './podconfig/pod-config.ts';
 import { connectToCluster } from './cluster.ts';
 import { LoggingEventRecorder } from './kube/events.ts';
-import { listen } from './server/http.ts';
+import { listen, type HealthCheck } from './server/http.ts';
+import { startKubeletServer } from './server/start.ts';
+import { configzView } from './config/configz.ts';
+import { KubeletMetrics } from './metrics/kubelet-metrics.ts';
+import { CriStatsProvider } from './stats/provider.ts';
+import { ContainerLogManager } from './logs/rotation.ts';
+import { parseQuantity } from './cm/quantity.ts';
 import { describePodStatus } from './status/describe.ts';
 
 async function main(): Promise<number> {
@@ -46,10 +52,17 @@ async function main(): Promise<number> {
   process.once('SIGINT', () => shutdown('SIGINT'));
 
   try {
+    // The gauges read the last PLEG relist (only called by a scrape, after `kubelet` is set).
+    const metrics: KubeletMetrics = new KubeletMetrics({
+      nodeName: config.nodeName,
+      runningPods: (): number => kubelet.pleg.runtimeCounts().runningPods,
+      containersByState: (): Record<string, number> => kubelet.pleg.runtimeCounts().containersByState,
+    });
     const cri = new CriClient({
       runtimeEndpoint: config.containerRuntimeEndpoint,
       imageEndpoint: config.imageServiceEndpoint,
       requestTimeoutMs: config.runtimeRequestTimeoutMs,
+      onOperation: (method, ms, error) => metrics.observeRuntimeOperation(method, ms / 1000, error !== null && error !== undefined),
     });
     closers.push(() => cri.close());
     // Data flow: pod sources -> pod config (changes) -> kubelet (pod workers) -> runtime -> PLEG -> status.
@@ -59,7 +72,7 @@ async function main(): Promise<number> {
     const cluster = config.kubeconfig
       ? await connectToCluster({ config, cri, clock: realClock, logger, localRecorder, signal: stop.signal, closers })
       : null;
-    const kubelet = new Kubelet({
+    const kubelet: Kubelet = new Kubelet({
       config,
       cri,
       clock: realClock,
@@ -67,12 +80,36 @@ async function main(): Promise<number> {
       recorder: cluster?.recorder ?? localRecorder,
       sourcesReady: () => podConfig.seenAllSources(),
       api: cluster?.api ?? null,
+      metrics,
     });
     kubelet.statusManager.onChange((pod, status) => {
       logger.info(describePodStatus(pod, status), 'pod status');
       cluster?.api.statusWriter.setPodStatus(pod, status);
     });
     await startServers(config, kubelet, logger, closers);
+    if (config.enableServer) {
+      closers.push(await startKubeletServer({
+        config,
+        client: cluster?.client ?? null,
+        clock: realClock,
+        logger,
+        addresses: [kubelet.hostIP],
+        healthChecks: kubeletHealthChecks(kubelet),
+        pods: () => kubelet.statusManager.list(),
+        configz: () => configzView(config),
+        runtime: cri,
+        metrics,
+        stats: new CriStatsProvider({
+          runtime: cri,
+          nodeName: config.nodeName,
+          rootDir: config.rootDir,
+          podLogsDir: config.podLogsDir,
+          cgroupRoot: config.cgroupRoot,
+          clock: realClock,
+          logger,
+        }),
+      }));
+    }
     await kubelet.waitForRuntime(stop.signal);
     closers.push(() => kubelet.podWorkers.stop());
     closers.push(() => kubelet.stop());
@@ -87,6 +124,11 @@ async function main(): Promise<number> {
       }));
     }
     const tasks = [kubelet.pleg.run(stop.signal)];
+    const logMaxSize = parseQuantity(config.containerLogMaxSize);
+    if (logMaxSize > 0) {
+      const rotation = new ContainerLogManager({ runtime: cri, clock: realClock, logger, maxSizeBytes: logMaxSize, maxFiles: config.containerLogMaxFiles, podLogsDir: config.podLogsDir });
+      tasks.push(rotation.run(stop.signal));
+    }
     if (cluster) tasks.push(...cluster.start({ pleg: kubelet.pleg, podConfig, signal: stop.signal }));
     if (!config.staticPodPath && !cluster) logger.warn('no pod source: neither --pod-manifest-path (staticPodPath) nor --kubeconfig is configured');
     tasks.push(podConfig.run(stop.signal));
@@ -108,8 +150,10 @@ async function main(): Promise<number> {
   }
 }
 
+const kubeletHealthChecks = (kubelet: Kubelet): HealthCheck[] => [{ name: 'pleg', check: () => kubelet.pleg.healthy() }];
+
 async function startServers(config: import('./config/types.ts').KubeletConfig, kubelet: Kubelet, logger: Logger, closers: (() => Promise<void> | void)[]): Promise<void> {
-  const healthChecks = [{ name: 'pleg', check: () => kubelet.pleg.healthy() }];
+  const healthChecks = kubeletHealthChecks(kubelet);
   const closeServer = (s: Server) => () => new Promise<void>((resolve) => s.close(() => resolve()));
   if (config.healthzPort > 0) {
     const s = await listen({ logger, healthChecks, pods: null }, config.healthzBindAddress, config.healthzPort);

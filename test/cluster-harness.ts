@@ -49,6 +49,8 @@ export const CLUSTER_HINT = 'run npm run cluster:up (it starts etcd, kube-apiser
 /** Where scripts/cluster.sh keeps the components' pid files (scripts/cluster/lib.sh PID_DIR). */
 export const CLUSTER_PID_DIR = '/var/lib/tskubelet-cluster/pids';
 export const LEASE_NAMESPACE = 'kube-node-lease';
+/** The cluster CA (scripts/cluster/lib.sh PKI_DIR): it signs the API server's kubelet client certificate. */
+export const CLUSTER_CA_FILE = '/var/lib/tskubelet-cluster/pki/ca.crt';
 
 /** TLS bootstrap plus registration, on a loaded 2-core machine (normally 1-3 s), ms. */
 const JOIN_TIMEOUT_MS = 60_000;
@@ -312,6 +314,9 @@ export class ClusterNode {
         '--bootstrap-kubeconfig', BOOTSTRAP_KUBECONFIG,
         '--kubeconfig', path.join(workDir, 'kubelet.kubeconfig'),
         '--cert-dir', path.join(workDir, 'pki'),
+        // The API server reaches the kubelet API on the node's address, with a client certificate of the cluster CA.
+        '--address', '0.0.0.0',
+        '--client-ca-file', CLUSTER_CA_FILE,
         ...(opts.extraArgs ?? []),
       ],
     });

@@ -232,6 +232,8 @@ export class Harness {
   readonly rootDir: string;
   readonly readOnlyPort: number;
   readonly healthzPort: number;
+  /** The kubelet API's HTTPS port (--port). */
+  readonly kubeletPort: number;
   readonly cri: CriClient;
   /** Every stderr/stdout line of every kubelet process, in order, prefixed with the process number. */
   readonly logLines: string[] = [];
@@ -243,13 +245,14 @@ export class Harness {
   private starts = 0;
   private lastPods: Pod[] = [];
 
-  private constructor(baseDir: string, nodeName: string, readOnlyPort: number, healthzPort: number, opts: HarnessOptions) {
+  private constructor(baseDir: string, nodeName: string, ports: { readOnly: number; healthz: number; kubelet: number }, opts: HarnessOptions) {
     this.baseDir = baseDir;
     this.nodeName = nodeName;
     this.manifestDir = path.join(baseDir, 'manifests');
     this.rootDir = path.join(baseDir, 'root');
-    this.readOnlyPort = readOnlyPort;
-    this.healthzPort = healthzPort;
+    this.readOnlyPort = ports.readOnly;
+    this.healthzPort = ports.healthz;
+    this.kubeletPort = ports.kubelet;
     this.extraArgs = opts.extraArgs ?? [];
     this.cri = newCriClient();
   }
@@ -260,10 +263,12 @@ export class Harness {
     const baseDir = await mkdtemp(path.join(tmpdir(), `tskubelet-${nodeName}-`));
     await mkdir(path.join(baseDir, 'manifests'));
     await mkdir(path.join(baseDir, 'root'));
-    const readOnlyPort = await freePort();
-    let healthzPort = await freePort();
-    while (healthzPort === readOnlyPort) healthzPort = await freePort();
-    return new Harness(baseDir, nodeName, readOnlyPort, healthzPort, opts);
+    const ports: number[] = [];
+    while (ports.length < 3) {
+      const p = await freePort();
+      if (!ports.includes(p)) ports.push(p);
+    }
+    return new Harness(baseDir, nodeName, { readOnly: ports[0]!, healthz: ports[1]!, kubelet: ports[2]! }, opts);
   }
 
   /** The static pod name of a manifest's pod name on this node. */
@@ -283,6 +288,8 @@ export class Harness {
       '--hostname-override', this.nodeName,
       '--read-only-port', String(this.readOnlyPort),
       '--healthz-port', String(this.healthzPort),
+      '--port', String(this.kubeletPort),
+      '--cert-dir', path.join(this.baseDir, 'pki'),
       '--address', '127.0.0.1',
       '--v=2',
       ...this.extraArgs,

@@ -10,7 +10,7 @@ import { pemDecodeAll, pemEncode } from './pem.ts';
 
 const OID_COMMON_NAME = '2.5.4.3';
 const OID_ORGANIZATION = '2.5.4.10';
-const OID_ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
+export const OID_ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
 const OID_EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
 const OID_SUBJECT_ALT_NAME = '2.5.29.17';
 
@@ -67,13 +67,17 @@ function extensionRequestAttributes(template: CertificateRequestTemplate): Buffe
   const dns = template.dnsNames ?? [];
   const ips = template.ipAddresses ?? [];
   if (dns.length === 0 && ips.length === 0) return [];
+  return [sequence(oid(OID_EXTENSION_REQUEST), set(sequence(subjectAltNameExtension(dns, ips))))];
+}
+
+/** The subjectAltName Extension (non-critical) with dNSName and iPAddress entries. Throws InvalidInput on a bad name. */
+export function subjectAltNameExtension(dns: readonly string[], ips: readonly string[]): Buffer {
   for (const name of dns) if (!/^[\x21-\x7e]+$/.test(name)) throw invalidInput(`DNS name ${JSON.stringify(name)} is not printable ASCII`);
   const generalNames = sequence(
     ...dns.map((name) => tlv(TAG.CONTEXT_2_PRIMITIVE, Buffer.from(name, 'ascii'))),
     ...ips.map((ip) => tlv(TAG.CONTEXT_7_PRIMITIVE, ipAddressBytes(ip))),
   );
-  const extensions = sequence(sequence(oid(OID_SUBJECT_ALT_NAME), octetString(generalNames)));
-  return [sequence(oid(OID_EXTENSION_REQUEST), set(extensions))];
+  return sequence(oid(OID_SUBJECT_ALT_NAME), octetString(generalNames));
 }
 
 /** The SubjectPublicKeyInfo DER of a private or public key. */

@@ -80,14 +80,10 @@ void test('null values count as unset', () => {
 
 void test('keeps valid upstream fields it does not implement, for /configz', () => {
   const { values, passThrough } = parseKubeletConfigFile(`${HEADER}
-authentication:
-  anonymous: {enabled: false}
-  webhook: {enabled: true}
-authorization: {mode: Webhook}
 evictionHard: {memory.available: 100Mi}
 featureGates: {SidecarContainers: true}
 failSwapOn: false
-serverTLSBootstrap: true
+rotateCertificates: true
 nodeStatusUpdateFrequency: 10s
 imageGCHighThresholdPercent: 85
 memoryThrottlingFactor: 0.9
@@ -95,12 +91,10 @@ enforceNodeAllocatable: [pods]
 `);
   assert.deepEqual(values, {});
   assert.deepEqual(passThrough, {
-    authentication: { anonymous: { enabled: false }, webhook: { enabled: true } },
-    authorization: { mode: 'Webhook' },
     evictionHard: { 'memory.available': '100Mi' },
     featureGates: { SidecarContainers: true },
     failSwapOn: false,
-    serverTLSBootstrap: true,
+    rotateCertificates: true,
     nodeStatusUpdateFrequency: '10s',
     imageGCHighThresholdPercent: 85,
     memoryThrottlingFactor: 0.9,
@@ -159,6 +153,26 @@ void test('relative paths are anchored to the config file directory', () => {
     `${HEADER}staticPodPath: manifests\nresolvConf: ''\npodLogsDir: /var/log/pods\ntlsCertFile: pki/kubelet.crt\n`,
     '/etc/kubelet/config.yaml',
   );
-  assert.deepEqual(values, { staticPodPath: '/etc/kubelet/manifests', resolvConf: '', podLogsDir: '/var/log/pods' });
-  assert.deepEqual(passThrough, { tlsCertFile: '/etc/kubelet/pki/kubelet.crt' });
+  assert.deepEqual(values, { staticPodPath: '/etc/kubelet/manifests', resolvConf: '', podLogsDir: '/var/log/pods', tlsCertFile: '/etc/kubelet/pki/kubelet.crt' });
+  assert.deepEqual(passThrough, {});
+});
+
+void test('authentication and authorization: nested settings, unknown sub-fields are errors', () => {
+  const { values } = parseKubeletConfigFile(`${HEADER}
+authentication:
+  anonymous: {enabled: true}
+  webhook: {enabled: false, cacheTTL: 10s}
+  x509: {clientCAFile: ca.crt}
+authorization:
+  mode: AlwaysAllow
+  webhook: {cacheAuthorizedTTL: 1m, cacheUnauthorizedTTL: 5s}
+`, '/etc/kubelet/config.yaml');
+  assert.deepEqual(values, {
+    anonymousAuthEnabled: true, authenticationWebhookEnabled: false, authenticationWebhookCacheTTLMs: 10_000,
+    clientCAFile: '/etc/kubelet/ca.crt', authorizationMode: 'AlwaysAllow',
+    authorizationWebhookCacheAuthorizedTTLMs: 60_000, authorizationWebhookCacheUnauthorizedTTLMs: 5_000,
+  });
+  assert.throws(() => parseKubeletConfigFile(`${HEADER}authentication: {x509: {clientCA: a}}\n`), /unknown field "authentication.x509.clientCA"/);
+  assert.throws(() => parseKubeletConfigFile(`${HEADER}authorization: {mode: RBAC}\n`), /field "authorization.mode": must be one of "AlwaysAllow", "Webhook"/);
+  assert.throws(() => parseKubeletConfigFile(`${HEADER}authentication: 3\n`), /field "authentication": must be a mapping/);
 });

@@ -26,13 +26,12 @@ type PassKind = 'bool' | 'int' | 'number' | 'string' | 'duration' | 'map' | 'lis
 // ones are in SETTINGS; `logging` is handled apart). Accepted so that real kubelet config files
 // load; type-checked coarsely; kept for /configz.
 const UPSTREAM_PASS_THROUGH: Readonly<Record<string, PassKind>> = {
-  enableServer: 'bool', staticPodURL: 'string', staticPodURLHeader: 'map', httpCheckFrequency: 'duration',
-  tlsCertFile: 'string', tlsPrivateKeyFile: 'string', tlsCipherSuites: 'list', tlsMinVersion: 'string',
-  rotateCertificates: 'bool', serverTLSBootstrap: 'bool', authentication: 'map', authorization: 'map',
+  staticPodURL: 'string', staticPodURLHeader: 'map', httpCheckFrequency: 'duration',
+  tlsCipherSuites: 'list', rotateCertificates: 'bool',
   registryPullQPS: 'int', registryBurst: 'int', imagePullCredentialsVerificationPolicy: 'string',
   preloadedImagesVerificationAllowlist: 'list', eventRecordQPS: 'int', eventBurst: 'int',
-  enableDebuggingHandlers: 'bool', enableContentionProfiling: 'bool', oomScoreAdj: 'int',
-  streamingConnectionIdleTimeout: 'duration', nodeStatusUpdateFrequency: 'duration',
+  enableContentionProfiling: 'bool', oomScoreAdj: 'int',
+  nodeStatusUpdateFrequency: 'duration',
   nodeStatusReportFrequency: 'duration', nodeLeaseDurationSeconds: 'int', imageMinimumGCAge: 'duration',
   imageMaximumGCAge: 'duration', imageGCHighThresholdPercent: 'int', imageGCLowThresholdPercent: 'int',
   volumeStatsAggPeriod: 'duration', kubeletCgroups: 'string', systemCgroups: 'string',
@@ -59,17 +58,22 @@ const UPSTREAM_PASS_THROUGH: Readonly<Record<string, PassKind>> = {
 };
 
 // Pass-through fields that are paths relative to the file's directory (upstream PathRefs).
-const PASS_THROUGH_PATHS = ['tlsCertFile', 'tlsPrivateKeyFile', 'volumePluginDir'];
+const PASS_THROUGH_PATHS = ['volumePluginDir'];
 
 // Fields of upstream LoggingConfiguration (k8s.io/component-base/logs/api/v1).
 const LOGGING_FIELDS = new Set(['format', 'flushFrequency', 'verbosity', 'vmodule', 'options']);
 
-// Top-level YAML field -> setting key, for the implemented (non-nested) fields.
+// YAML field (dotted for nested ones: 'authorization.mode') -> setting key. `logging` is read
+// apart (its other fields pass through); authentication and authorization are wholly settings.
 const FIELD_TO_KEY: ReadonlyMap<string, SettingKey> = new Map(
   SETTING_KEYS.flatMap((k) => {
     const field = SETTINGS[k].field;
-    return field !== undefined && !field.includes('.') ? [[field, k] as const] : [];
+    return field !== undefined && !field.startsWith('logging.') ? [[field, k] as const] : [];
   }),
+);
+/** Prefixes of nested settings ('authentication', 'authentication.webhook', ...). */
+const NESTED_PREFIXES: ReadonlySet<string> = new Set(
+  [...FIELD_TO_KEY.keys()].flatMap((f) => f.split('.').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('.'))),
 );
 
 const fail = (msg: string): Error => invalidInput(`invalid KubeletConfiguration: ${msg}`);
@@ -90,9 +94,11 @@ export function parseKubeletConfigFile(text: string, filePath?: string): FileCon
   for (const [field, raw] of Object.entries(doc)) {
     if (field === 'apiVersion' || field === 'kind') continue;
     const key = FIELD_TO_KEY.get(field);
-    if (key === undefined && field !== 'logging' && !Object.hasOwn(UPSTREAM_PASS_THROUGH, field)) throw fail(`unknown field "${field}"`);
+    const nested = NESTED_PREFIXES.has(field);
+    if (key === undefined && !nested && field !== 'logging' && !Object.hasOwn(UPSTREAM_PASS_THROUGH, field)) throw fail(`unknown field "${field}"`);
     if (raw === null) continue;
     if (key !== undefined) values[key] = fromYaml(SETTINGS[key], field, raw);
+    else if (nested) readNested(field, raw, values);
     else if (field === 'logging') Object.assign(values, readLogging(raw, passThrough));
     else passThrough[field] = checkPassThrough(field, raw);
   }
@@ -162,6 +168,19 @@ function toTaints(raw: unknown): Taint[] | undefined {
     out.push({ key: t.key, value, effect });
   }
   return out;
+}
+
+/** A mapping of nested settings (authentication, authorization and their sub-mappings). */
+function readNested(prefix: string, raw: unknown, values: Record<string, unknown>): void {
+  if (!isMapping(raw)) throw mismatch(prefix, 'a mapping', raw);
+  for (const [name, value] of Object.entries(raw)) {
+    const field = `${prefix}.${name}`;
+    const key = FIELD_TO_KEY.get(field);
+    if (key === undefined && !NESTED_PREFIXES.has(field)) throw fail(`unknown field "${field}"`);
+    if (value === null) continue;
+    if (key !== undefined) values[key] = fromYaml(SETTINGS[key], field, value);
+    else readNested(field, value, values);
+  }
 }
 
 /** logging: verbosity becomes a setting; the rest is kept as is in passThrough.logging. */

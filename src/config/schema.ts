@@ -2,7 +2,7 @@
 // field and/or upstream flag, its value kind (how each source parses it) and the rule the
 // merged value must satisfy. flags.ts, file.ts and validate.ts are driven by this table.
 
-import { CGROUP_DRIVERS } from './types.ts';
+import { AUTHORIZATION_MODES, CGROUP_DRIVERS, TLS_VERSIONS } from './types.ts';
 import type { SettingKey } from './types.ts';
 import {
   isAllowedNodeLabelKey,
@@ -49,6 +49,10 @@ const intIn = (min: number, max: number, expect: string): Rule => ({
 const positiveDuration: Rule = {
   expect: 'a duration greater than 0 such as "20s" or "1m30s"',
   test: (v) => typeof v === 'number' && v > 0,
+};
+const nonNegativeDuration: Rule = {
+  expect: 'a duration of at least 0 such as "0s" or "2m"',
+  test: (v) => typeof v === 'number' && v >= 0,
 };
 const ipAddress: Rule = { expect: 'an IP address', test: (v) => isString(v) && isIPAddress(v) };
 const runtimeEndpoint = (allowEmpty: boolean): Rule => ({
@@ -115,6 +119,62 @@ export const SETTINGS: { readonly [K in SettingKey]: Setting } = {
   port: {
     kind: 'int', field: 'port', flag: 'port', rule: intIn(1, 65535, 'an integer between 1 and 65535'),
     help: 'The port for the kubelet to serve on.',
+  },
+  enableServer: {
+    kind: 'bool', field: 'enableServer', flag: 'enable-server',
+    help: "Enable the kubelet's HTTPS server.",
+  },
+  enableDebuggingHandlers: {
+    kind: 'bool', field: 'enableDebuggingHandlers', flag: 'enable-debugging-handlers',
+    help: 'Enables server endpoints for log collection and local running of containers and commands.',
+  },
+  tlsCertFile: {
+    kind: 'string', field: 'tlsCertFile', flag: 'tls-cert-file', pathRef: true,
+    help: 'File containing the x509 serving certificate (empty: a self-signed one in --cert-dir, or serverTLSBootstrap).',
+  },
+  tlsPrivateKeyFile: {
+    kind: 'string', field: 'tlsPrivateKeyFile', flag: 'tls-private-key-file', pathRef: true,
+    help: 'File containing the x509 private key matching --tls-cert-file.',
+  },
+  tlsMinVersion: {
+    kind: 'enum', field: 'tlsMinVersion', flag: 'tls-min-version', values: TLS_VERSIONS,
+    help: 'Minimum TLS version supported (TLS 1.0 and 1.1 are refused by tskubelet).',
+  },
+  serverTLSBootstrap: {
+    kind: 'bool', field: 'serverTLSBootstrap',
+    help: 'Request the serving certificate from the API server (a kubernetes.io/kubelet-serving CSR).',
+  },
+  clientCAFile: {
+    kind: 'string', field: 'authentication.x509.clientCAFile', flag: 'client-ca-file', pathRef: true,
+    help: 'Authenticate requests presenting a client certificate signed by one of these CAs.',
+  },
+  authenticationWebhookEnabled: {
+    kind: 'bool', field: 'authentication.webhook.enabled', flag: 'authentication-token-webhook',
+    help: 'Use the TokenReview API to authenticate bearer tokens.',
+  },
+  authenticationWebhookCacheTTLMs: {
+    kind: 'duration', field: 'authentication.webhook.cacheTTL', flag: 'authentication-token-webhook-cache-ttl', rule: nonNegativeDuration,
+    help: 'How long to cache responses from the webhook token authenticator.',
+  },
+  anonymousAuthEnabled: {
+    kind: 'bool', field: 'authentication.anonymous.enabled', flag: 'anonymous-auth',
+    help: 'Let requests without credentials through as system:anonymous (then authorized like any user).',
+  },
+  authorizationMode: {
+    kind: 'enum', field: 'authorization.mode', flag: 'authorization-mode', values: AUTHORIZATION_MODES,
+    help: 'Authorization mode for the kubelet server: AlwaysAllow or Webhook (SubjectAccessReview).',
+  },
+  authorizationWebhookCacheAuthorizedTTLMs: {
+    kind: 'duration', field: 'authorization.webhook.cacheAuthorizedTTL', flag: 'authorization-webhook-cache-authorized-ttl', rule: nonNegativeDuration,
+    help: "How long to cache 'authorized' responses from the webhook authorizer.",
+  },
+  authorizationWebhookCacheUnauthorizedTTLMs: {
+    kind: 'duration', field: 'authorization.webhook.cacheUnauthorizedTTL', flag: 'authorization-webhook-cache-unauthorized-ttl', rule: nonNegativeDuration,
+    help: "How long to cache 'unauthorized' responses from the webhook authorizer.",
+  },
+  streamingConnectionIdleTimeoutMs: {
+    kind: 'duration', field: 'streamingConnectionIdleTimeout', flag: 'streaming-connection-idle-timeout', rule: nonNegativeDuration,
+    help: 'Maximum time a streaming connection can be idle before it is closed (0 = never).',
   },
   cgroupDriver: {
     kind: 'enum', field: 'cgroupDriver', flag: 'cgroup-driver', values: CGROUP_DRIVERS,

@@ -5,6 +5,11 @@
 export type CgroupDriver = 'cgroupfs' | 'systemd';
 export const CGROUP_DRIVERS: readonly CgroupDriver[] = ['cgroupfs', 'systemd'];
 
+export type AuthorizationMode = 'AlwaysAllow' | 'Webhook';
+export const AUTHORIZATION_MODES: readonly AuthorizationMode[] = ['AlwaysAllow', 'Webhook'];
+export type TlsVersion = 'VersionTLS12' | 'VersionTLS13';
+export const TLS_VERSIONS: readonly TlsVersion[] = ['VersionTLS12', 'VersionTLS13'];
+
 export type TaintEffect = 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
 export const TAINT_EFFECTS: readonly TaintEffect[] = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'];
 
@@ -44,6 +49,28 @@ export interface KubeletConfig {
   /** Bind address of the kubelet server (port). */
   readonly address: string;
   readonly port: number;
+  /** Serve the kubelet API (HTTPS on `port`). */
+  readonly enableServer: boolean;
+  /** Serve logs, exec, attach, port-forward and run (upstream's debugging handlers). */
+  readonly enableDebuggingHandlers: boolean;
+  /** The serving certificate and key; both '' = serverTLSBootstrap or a self-signed pair in certDir. */
+  readonly tlsCertFile: string;
+  readonly tlsPrivateKeyFile: string;
+  readonly tlsMinVersion: TlsVersion;
+  /** Request the serving certificate from the API server (signer kubernetes.io/kubelet-serving). */
+  readonly serverTLSBootstrap: boolean;
+  /** CA bundle that client certificates are verified against; '' = x509 authentication off. */
+  readonly clientCAFile: string;
+  /** Bearer tokens checked with the TokenReview API. */
+  readonly authenticationWebhookEnabled: boolean;
+  readonly authenticationWebhookCacheTTLMs: number;
+  /** Anonymous requests (no credentials) pass as system:anonymous instead of getting 401. */
+  readonly anonymousAuthEnabled: boolean;
+  readonly authorizationMode: AuthorizationMode;
+  readonly authorizationWebhookCacheAuthorizedTTLMs: number;
+  readonly authorizationWebhookCacheUnauthorizedTTLMs: number;
+  /** An exec/attach/port-forward connection idle this long is closed; 0 = never. */
+  readonly streamingConnectionIdleTimeoutMs: number;
   readonly cgroupDriver: CgroupDriver;
   /** Root cgroup for pods; with cgroupsPerQOS an empty value resolves to '/'. */
   readonly cgroupRoot: string;
@@ -105,6 +132,22 @@ export const KUBELET_DEFAULTS: Readonly<Pick<KubeletConfig, SettingKey>> = Objec
   healthzBindAddress: '127.0.0.1',
   address: '0.0.0.0',
   port: 10250,
+  enableServer: true,
+  enableDebuggingHandlers: true,
+  tlsCertFile: '',
+  tlsPrivateKeyFile: '',
+  tlsMinVersion: 'VersionTLS12',
+  serverTLSBootstrap: false,
+  clientCAFile: '',
+  // The v1beta1 KubeletConfiguration defaults (secure), also without a config file; upstream's
+  // flag defaults alone would be anonymous + AlwaysAllow.
+  authenticationWebhookEnabled: true,
+  authenticationWebhookCacheTTLMs: 120_000,
+  anonymousAuthEnabled: false,
+  authorizationMode: 'Webhook',
+  authorizationWebhookCacheAuthorizedTTLMs: 300_000,
+  authorizationWebhookCacheUnauthorizedTTLMs: 30_000,
+  streamingConnectionIdleTimeoutMs: 4 * 3_600_000,
   cgroupDriver: 'cgroupfs',
   cgroupRoot: '/',
   cgroupsPerQOS: true,

@@ -10,6 +10,11 @@ import { KubeletError, invalidInput, notFound, transient } from '../common/error
 import type {
   AuthConfig,
   Container,
+  ContainerStats,
+  ContainerStatsFilter,
+  FilesystemUsage,
+  PodSandboxStats,
+  PodSandboxStatsFilter,
   ContainerConfig,
   ContainerFilter,
   ContainerStatus,
@@ -45,6 +50,15 @@ export interface RuntimeService {
   containerStatus(containerId: string, signal?: AbortSignal): Promise<ContainerStatus>;
   execSync(containerId: string, cmd: string[], timeoutSeconds: number, signal?: AbortSignal): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }>;
   reopenContainerLog(containerId: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Streaming: the runtime prepares an exec / attach / port-forward session and answers with
+   * the URL of its streaming server (one use, short-lived) that the kubelet proxies to.
+   */
+  exec(req: { containerId: string; cmd: string[]; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }, signal?: AbortSignal): Promise<string>;
+  attach(req: { containerId: string; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }, signal?: AbortSignal): Promise<string>;
+  portForward(podSandboxId: string, ports: number[], signal?: AbortSignal): Promise<string>;
+  listContainerStats(filter?: ContainerStatsFilter, signal?: AbortSignal): Promise<ContainerStats[]>;
+  listPodSandboxStats(filter?: PodSandboxStatsFilter, signal?: AbortSignal): Promise<PodSandboxStats[]>;
 }
 
 /** The image service operations the kubelet uses. */
@@ -55,6 +69,8 @@ export interface ImageService {
   imageStatus(image: string, signal?: AbortSignal): Promise<Image | null>;
   listImages(signal?: AbortSignal): Promise<Image[]>;
   removeImage(image: string, signal?: AbortSignal): Promise<void>;
+  /** Usage of the filesystems holding images (the image filesystem and, when split, the container one). */
+  imageFsInfo(signal?: AbortSignal): Promise<{ imageFilesystems: FilesystemUsage[]; containerFilesystems: FilesystemUsage[] }>;
 }
 
 /** Called after every CRI operation, for metrics and timing. `error` is set when it failed. */
@@ -198,6 +214,28 @@ export class CriClient implements RuntimeService, ImageService {
   async reopenContainerLog(containerId: string, signal?: AbortSignal): Promise<void> {
     await this.call(this.runtime, 'ReopenContainerLog', { container_id: containerId }, signal);
   }
+  async exec(req: { containerId: string; cmd: string[]; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }, signal?: AbortSignal): Promise<string> {
+    const { containerId, ...rest } = req;
+    const res = await this.call<{ url: string }>(this.runtime, 'Exec', { container_id: containerId, ...rest }, signal);
+    return res.url;
+  }
+  async attach(req: { containerId: string; tty: boolean; stdin: boolean; stdout: boolean; stderr: boolean }, signal?: AbortSignal): Promise<string> {
+    const { containerId, ...rest } = req;
+    const res = await this.call<{ url: string }>(this.runtime, 'Attach', { container_id: containerId, ...rest }, signal);
+    return res.url;
+  }
+  async portForward(podSandboxId: string, ports: number[], signal?: AbortSignal): Promise<string> {
+    const res = await this.call<{ url: string }>(this.runtime, 'PortForward', { pod_sandbox_id: podSandboxId, port: ports }, signal);
+    return res.url;
+  }
+  async listContainerStats(filter?: ContainerStatsFilter, signal?: AbortSignal): Promise<ContainerStats[]> {
+    const res = await this.call<{ stats: ContainerStats[] }>(this.runtime, 'ListContainerStats', { filter }, signal);
+    return res.stats;
+  }
+  async listPodSandboxStats(filter?: PodSandboxStatsFilter, signal?: AbortSignal): Promise<PodSandboxStats[]> {
+    const res = await this.call<{ stats: PodSandboxStats[] }>(this.runtime, 'ListPodSandboxStats', { filter }, signal);
+    return res.stats;
+  }
 
   async pullImage(image: string, auth: AuthConfig | undefined, sandboxConfig: PodSandboxConfig | undefined, signal?: AbortSignal): Promise<string> {
     const res = await this.call<{ image_ref: string }>(this.image, 'PullImage', { image: { image }, auth, sandbox_config: sandboxConfig }, signal, null);
@@ -213,5 +251,9 @@ export class CriClient implements RuntimeService, ImageService {
   }
   async removeImage(image: string, signal?: AbortSignal): Promise<void> {
     await this.call(this.image, 'RemoveImage', { image: { image } }, signal);
+  }
+  async imageFsInfo(signal?: AbortSignal): Promise<{ imageFilesystems: FilesystemUsage[]; containerFilesystems: FilesystemUsage[] }> {
+    const res = await this.call<{ image_filesystems: FilesystemUsage[]; container_filesystems: FilesystemUsage[] }>(this.image, 'ImageFsInfo', {}, signal);
+    return { imageFilesystems: res.image_filesystems, containerFilesystems: res.container_filesystems };
   }
 }

@@ -20,3 +20,8 @@ export type { VersionResponse__Output as VersionResponse } from '../../build/cri
 export type { RuntimeStatus__Output as RuntimeStatus } from '../../build/cri/types/runtime/v1/RuntimeStatus.ts';
 export type { ContainerState__Output as ContainerState } from '../../build/cri/types/runtime/v1/ContainerState.ts';
 export type { PodSandboxState__Output as PodSandboxState } from '../../build/cri/types/runtime/v1/PodSandboxState.ts';
+export type { ContainerStats__Output as ContainerStats } from '../../build/cri/types/runtime/v1/ContainerStats.ts';
+export type { PodSandboxStats__Output as PodSandboxStats } from '../../build/cri/types/runtime/v1/PodSandboxStats.ts';
+export type { FilesystemUsage__Output as FilesystemUsage } from '../../build/cri/types/runtime/v1/FilesystemUsage.ts';
+export type { ContainerStatsFilter } from '../../build/cri/types/runtime/v1/ContainerStatsFilter.ts';
+export type { PodSandboxStatsFilter } from '../../build/cri/types/runtime/v1/PodSandboxStatsFilter.ts';

@@ -273,13 +273,16 @@ export class KubeRuntimeManager {
     const mounts: Mount[] = [];
     try {
       // Volumes first: upstream mounts them before any container is created.
-      mounts.push(...(this.deps.volumes ? await this.deps.volumes.containerMounts(pod, container, signal) : await containerVolumeMounts(pod, container, podDir)));
+      const volumes = this.deps.volumes;
+      if (volumes) await volumes.setUpVolumes(pod, container, signal);
       const objectSource = this.deps.objectSource;
       const sources = objectSource ? await resolveEnvSources(pod, container, objectSource, signal) : undefined;
       const built = buildEnvironment(container, pod, { podIP: podIPs[0], podIPs, nodeName: this.deps.config.nodeName, hostIP: this.deps.config.hostIP, ...(sources ? { sources } : {}) });
       for (const warning of built.warnings) recorder.event(pod, 'Warning', 'InvalidEnvironmentVariableNames', warning);
       ({ command, args } = expandContainerCommandAndArgs(container, built.env));
       envs = built.env.map((e) => ({ key: e.name, value: e.value }));
+      // The mounts after the environment, as upstream makeMounts: subPathExpr expands it.
+      mounts.push(...(volumes ? await volumes.containerMounts(pod, container, signal, built.env) : await containerVolumeMounts(pod, container, podDir)));
     } catch (err) {
       if (isAbort(err) || signal.aborted) throw err;
       const msg = errorMessage(err);

@@ -21,12 +21,28 @@ export interface PlegDeps {
   /** After each relist: every pod UID that has a sandbox created by this agent. */
   onRelist: (uids: Set<string>) => void;
   relistPeriodMs?: number;
+  /** Each relist's duration and the time since the previous one started, s (kubelet_pleg_relist_*). */
+  onRelistTimed?: (durationSeconds: number, intervalSeconds: number | undefined) => void;
 }
+
+/** What the last relist saw, for the running pods / containers gauges. */
+export interface RuntimeCounts {
+  /** Pods with a ready sandbox. */
+  runningPods: number;
+  /** Containers by upstream state name: created, running, exited, unknown. */
+  containersByState: Record<string, number>;
+}
+
+const CONTAINER_STATE_NAMES: Readonly<Record<string, string>> = {
+  CONTAINER_CREATED: 'created', CONTAINER_RUNNING: 'running', CONTAINER_EXITED: 'exited', CONTAINER_UNKNOWN: 'unknown',
+};
 
 export class GenericPleg {
   private readonly deps: PlegDeps;
   private fingerprints = new Map<string, string>();
   private lastRelistMs = 0;
+  private lastRelistStartMs = 0;
+  private counts: RuntimeCounts = { runningPods: 0, containersByState: {} };
 
   constructor(deps: PlegDeps) {
     this.deps = deps;
@@ -37,6 +53,11 @@ export class GenericPleg {
     const age = this.deps.clock.now() - this.lastRelistMs;
     if (this.lastRelistMs === 0 || age <= RELIST_THRESHOLD_MS) return { ok: true, message: '' };
     return { ok: false, message: `pleg was last seen active ${Math.round(age / 1000)}s ago; threshold is ${RELIST_THRESHOLD_MS / 1000}s` };
+  }
+
+  /** The pods and containers the last relist saw. */
+  runtimeCounts(): RuntimeCounts {
+    return this.counts;
   }
 
   /** Relists until the signal aborts. Never rejects except on abort. */
@@ -58,7 +79,8 @@ export class GenericPleg {
   }
 
   async relist(signal?: AbortSignal): Promise<void> {
-    const { runtime } = this.deps;
+    const { runtime, clock } = this.deps;
+    const startMs = clock.now();
     const [sandboxes, containers] = await Promise.all([runtime.listPodSandbox(undefined, signal), runtime.listContainers(undefined, signal)]);
     const parts = new Map<string, string[]>();
     const managed = new Set<string>();
@@ -78,7 +100,16 @@ export class GenericPleg {
     for (const [uid, fp] of next) if (this.fingerprints.get(uid) !== fp) this.deps.onPodChanged(uid);
     for (const uid of this.fingerprints.keys()) if (!next.has(uid)) this.deps.onPodChanged(uid);
     this.fingerprints = next;
-    this.lastRelistMs = this.deps.clock.now();
+    const readyPods = new Set(sandboxes.filter((s) => s.state === 'SANDBOX_READY').map((s) => s.labels[LABEL_POD_UID] ?? s.id));
+    const byState: Record<string, number> = {};
+    for (const c of containers) {
+      const name = CONTAINER_STATE_NAMES[c.state] ?? 'unknown';
+      byState[name] = (byState[name] ?? 0) + 1;
+    }
+    this.counts = { runningPods: readyPods.size, containersByState: byState };
+    this.lastRelistMs = clock.now();
+    this.deps.onRelistTimed?.((this.lastRelistMs - startMs) / 1000, this.lastRelistStartMs ? (startMs - this.lastRelistStartMs) / 1000 : undefined);
+    this.lastRelistStartMs = startMs;
     this.deps.onRelist(managed);
   }
 }

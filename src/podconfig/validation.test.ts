@@ -104,3 +104,31 @@ test('validatePod: not an object, wrong kind', () => {
   assert.deepEqual(fields(null), ['']);
   assert.ok(fields({ apiVersion: 'v2', kind: 'Deployment', metadata: { name: 'x', namespace: 'default' }, spec: { containers: [] } }).includes('kind'));
 });
+
+test('validatePod: hostPath types, subPath / subPathExpr and mountPropagation as upstream', () => {
+  const withMount = (mount: Record<string, unknown>, privileged = false, hostPath: Record<string, unknown> = { path: '/srv/data' }): Pod => {
+    const pod = valid();
+    pod.spec!.volumes!.push({ name: 'host', hostPath: hostPath as { path: string } });
+    const c = pod.spec!.containers[0]!;
+    c.volumeMounts = [{ name: 'host', mountPath: '/host', ...mount }];
+    if (privileged) c.securityContext = { privileged: true };
+    return pod;
+  };
+  const errorsOf = (pod: Pod): string[] => validatePod(pod).map((e) => `${e.field}: ${e.message}`);
+  const vm = 'spec.containers[0].volumeMounts[0]';
+  assert.deepEqual(errorsOf(withMount({})), []);
+  for (const type of ['', 'DirectoryOrCreate', 'Directory', 'FileOrCreate', 'File', 'Socket', 'CharDevice', 'BlockDevice']) {
+    assert.deepEqual(errorsOf(withMount({}, false, { path: '/srv/data', type })), [], type);
+  }
+  assert.deepEqual(fields(withMount({}, false, { path: '/srv/data', type: 'Dir' })), ['spec.volumes[1].hostPath.type']);
+  assert.deepEqual(fields(withMount({}, false, { path: '/srv/../etc' })), ['spec.volumes[1].hostPath.path']);
+  assert.deepEqual(errorsOf(withMount({ subPath: 'a/b', mountPropagation: 'HostToContainer' })), []);
+  assert.deepEqual(errorsOf(withMount({ subPathExpr: '$(POD_NAME)/logs', mountPropagation: 'None' })), []);
+  assert.deepEqual(errorsOf(withMount({ subPath: '/etc' })), [`${vm}.subPath: "/etc": must be a relative path`]);
+  assert.deepEqual(errorsOf(withMount({ subPath: 'a/../../etc' })), [`${vm}.subPath: "a/../../etc": must not contain '..'`]);
+  assert.deepEqual(errorsOf(withMount({ subPathExpr: '../$(X)' })), [`${vm}.subPathExpr: "../$(X)": must not contain '..'`]);
+  assert.deepEqual(errorsOf(withMount({ subPath: 'a', subPathExpr: 'b' })), [`${vm}.subPathExpr: subPathExpr and subPath are mutually exclusive`]);
+  assert.deepEqual(fields(withMount({ mountPropagation: 'Shared' })), [`${vm}.mountPropagation`]);
+  assert.deepEqual(errorsOf(withMount({ mountPropagation: 'Bidirectional' })), [`${vm}.mountPropagation: Bidirectional mount propagation is available only to privileged containers`]);
+  assert.deepEqual(errorsOf(withMount({ mountPropagation: 'Bidirectional' }, true)), []);
+});

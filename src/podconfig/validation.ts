@@ -3,6 +3,7 @@
 // parsed from a manifest, so it checks types too. Pure.
 import { parseQuantity } from '../cm/quantity.ts';
 import { errorMessage } from '../common/errors.ts';
+import { HOST_PATH_TYPES } from '../volumes/hostpath.ts';
 
 /** One problem, with the field's path as upstream prints it (`spec.containers[0].name`). */
 export interface FieldError {
@@ -36,6 +37,7 @@ const DNS_POLICIES = ['ClusterFirst', 'ClusterFirstWithHostNet', 'Default', 'Non
 const TERMINATION_MESSAGE_POLICIES = ['File', 'FallbackToLogsOnError'];
 const ENV_SOURCES = ['fieldRef', 'resourceFieldRef', 'configMapKeyRef', 'secretKeyRef', 'fileKeyRef'];
 const HANDLER_KINDS = ['exec', 'httpGet', 'tcpSocket', 'grpc'];
+const MOUNT_PROPAGATIONS = ['Bidirectional', 'HostToContainer', 'None'];
 const FIELD_PATHS = [
   'metadata.name',
   'metadata.namespace',
@@ -284,8 +286,16 @@ function validatePorts(e: Errors, c: Obj, path: string, hostNetwork: boolean, ho
   }
 }
 
+/** Upstream validateLocalDescendingPath: a relative path without a `..` component. */
+function validateLocalDescendingPath(e: Errors, v: string, path: string): void {
+  if (v.startsWith('/')) e.add(path, `${q(v)}: must be a relative path`);
+  if (v.split('/').includes('..')) e.add(path, `${q(v)}: must not contain '..'`);
+}
+
 function validateVolumeMounts(e: Errors, c: Obj, path: string, volumes: Set<string>): void {
   const paths = new Set<string>();
+  const sc = c.securityContext;
+  const privileged = isObj(sc) && sc.privileged === true;
   for (const [m, i] of objectList(e, c.volumeMounts, `${path}.volumeMounts`)) {
     const mp = `${path}.volumeMounts[${i}]`;
     if (typeof m.name !== 'string' || m.name === '') e.add(`${mp}.name`, 'required');
@@ -295,8 +305,15 @@ function validateVolumeMounts(e: Errors, c: Obj, path: string, volumes: Set<stri
     else paths.add(m.mountPath);
     optionalBool(e, m, 'readOnly', mp);
     optionalString(e, m, 'subPath', mp);
-    if (typeof m.subPath === 'string' && (m.subPath.startsWith('/') || m.subPath.split('/').includes('..'))) {
-      e.add(`${mp}.subPath`, "must be a relative path without '..'");
+    optionalString(e, m, 'subPathExpr', mp);
+    if (typeof m.subPath === 'string' && m.subPath !== '') validateLocalDescendingPath(e, m.subPath, `${mp}.subPath`);
+    if (typeof m.subPathExpr === 'string' && m.subPathExpr !== '') {
+      if (typeof m.subPath === 'string' && m.subPath !== '') e.add(`${mp}.subPathExpr`, 'subPathExpr and subPath are mutually exclusive');
+      validateLocalDescendingPath(e, m.subPathExpr, `${mp}.subPathExpr`);
+    }
+    optionalEnum(e, m, 'mountPropagation', mp, MOUNT_PROPAGATIONS);
+    if (m.mountPropagation === 'Bidirectional' && !privileged) {
+      e.add(`${mp}.mountPropagation`, 'Bidirectional mount propagation is available only to privileged containers');
     }
   }
 }
@@ -382,6 +399,7 @@ function validateVolumes(e: Errors, spec: Obj): Set<string> {
     if (kind === 'hostPath') {
       if (typeof src.path !== 'string' || src.path === '') e.add(`${vp}.hostPath.path`, 'required');
       else if (src.path.split('/').includes('..')) e.add(`${vp}.hostPath.path`, "must not contain '..'");
+      optionalEnum(e, src, 'type', `${vp}.hostPath`, HOST_PATH_TYPES);
     }
     if (kind === 'emptyDir') {
       optionalEnum(e, src, 'medium', `${vp}.emptyDir`, ['', 'Memory', 'HugePages']);

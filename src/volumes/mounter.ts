@@ -1,5 +1,6 @@
 // tmpfs mounts for volumes that hold secrets (secret, projected) and memory-backed emptyDirs,
-// as upstream's emptyDir medium Memory wrapper: the data never reaches the disk. Mounting uses
+// as upstream's emptyDir medium Memory wrapper: the data never reaches the disk; bind mounts for
+// subPaths (subpath.ts). Mounting uses
 // mount(8)/umount(8) (Node has no mount syscall); what is mounted is read from
 // /proc/self/mountinfo, so a restarted kubelet finds its earlier mounts.
 import { execFile } from 'node:child_process';
@@ -12,6 +13,12 @@ const run = promisify(execFile);
 export interface Mounter {
   /** Mounts a tmpfs on `dir` (an existing folder) unless something is mounted there already. Throws when mounting fails. */
   mountTmpfs(dir: string, opts: { sizeBytes?: number }): Promise<void>;
+  /**
+   * Bind-mounts `source` onto `target` (an existing folder or file) without canonicalizing either
+   * (mount --no-canonicalize): a /proc/<pid>/fd/<n> source is then resolved by the kernel to the
+   * very file the fd holds, never to a name. Throws when mounting fails.
+   */
+  bindMount(source: string, target: string): Promise<void>;
   /** Mount points at or below `dir`, deepest first. */
   mountPointsUnder(dir: string): Promise<string[]>;
   /** Unmounts `dir` (lazily when it is busy). Throws when it stays mounted. */
@@ -52,6 +59,14 @@ export class SystemMounter implements Mounter {
       await run('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir], { timeout: MOUNT_TIMEOUT_MS });
     } catch (err) {
       throw new KubeletError('Transient', `mount -t tmpfs on ${dir} failed: ${errorMessage(err).trim()}`, { cause: err });
+    }
+  }
+
+  async bindMount(source: string, target: string): Promise<void> {
+    try {
+      await run('mount', ['--no-canonicalize', '--bind', source, target], { timeout: MOUNT_TIMEOUT_MS });
+    } catch (err) {
+      throw new KubeletError('Transient', `mount --bind ${source} ${target} failed: ${errorMessage(err).trim()}`, { cause: err });
     }
   }
 

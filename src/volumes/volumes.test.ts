@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstat, mkdtemp, readFile, readdir, readlink, rm, stat } from 'node:fs/promises';
+import { lstat, mkdtemp, readFile, readdir, readlink, rm, stat, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { V1Volume as Volume } from '@kubernetes/client-node';
 import type { Container, Pod } from '../kube/types.ts';
 import type { ConfigMap, PodObjectSource, Secret, TokenRequestOptions } from '../kube/object-cache.ts';
-import { isUnsupported } from '../common/errors.ts';
+import { isInvalidInput, isUnsupported } from '../common/errors.ts';
 import { silentLogger } from '../observability/logger.ts';
-import type { Mounter } from './mounter.ts';
+import { SystemMounter, type Mounter } from './mounter.ts';
 import { VolumeManager, VolumeSetUpError } from './volumes.ts';
 
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
@@ -53,6 +53,7 @@ function fakeMounter(): Mounter & { mounts: string[]; unmounts: string[] } {
     mountTmpfs: async (dir) => {
       if (!mounts.includes(dir)) mounts.push(dir);
     },
+    bindMount: async (_source, target) => void mounts.push(target),
     mountPointsUnder: async (dir) => mounts.filter((m) => m.startsWith(`${dir}/`) && !unmounts.includes(m)),
     unmount: async (dir) => void unmounts.push(dir),
   };
@@ -204,8 +205,8 @@ test('containerMounts: standalone, API-backed volumes are Unsupported; downwardA
     const [m] = await vm.containerMounts(pod(), c('info'), signal());
     assert.equal(await readFile(`${m?.host_path ?? ''}/labels`, 'utf8'), 'app="web"');
     const p = pod();
-    p.spec!.volumes!.push({ name: 'host', hostPath: { path: '/etc' } });
-    await assert.rejects(vm.containerMounts(p, c('host'), signal()), (err: unknown) => isUnsupported(err) && /volume type hostPath is not supported/.test((err as Error).message));
+    p.spec!.volumes!.push({ name: 'remote', nfs: { server: 'nfs.example', path: '/export' } });
+    await assert.rejects(vm.containerMounts(p, c('remote'), signal()), (err: unknown) => isUnsupported(err) && /volume type nfs is not supported/.test((err as Error).message));
   } finally {
     await cleanup();
   }
@@ -284,6 +285,170 @@ test('fsGroup: volume files group-owned and group-readable, the token 0640 (root
     assert.equal(pw.gid, 4321);
     assert.equal(pw.mode & 0o777, 0o440);
     assert.equal((await stat(sa)).gid, 4321);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('hostPath: the host path itself, readOnly and mountPropagation from the volumeMount; type checks fail as FailedMount', async () => {
+  const { rootDir, vm, cleanup } = await setup(true);
+  try {
+    const hostDir = path.join(rootDir, 'host-data');
+    const p = pod();
+    p.spec!.volumes!.push({ name: 'host', hostPath: { path: hostDir, type: 'DirectoryOrCreate' } }, { name: 'file', hostPath: { path: hostDir, type: 'File' } });
+    const c: Container = {
+      name: 'c',
+      volumeMounts: [
+        { name: 'host', mountPath: '/rw' },
+        { name: 'host', mountPath: '/ro', readOnly: true, mountPropagation: 'HostToContainer' },
+        { name: 'scratch', mountPath: '/scratch', mountPropagation: 'None' },
+      ],
+    };
+    const mounts = await vm.containerMounts(p, c, signal());
+    assert.deepEqual(
+      mounts.map((m) => [m.container_path, m.host_path, m.readonly, m.propagation]),
+      [
+        ['/rw', hostDir, false, 'PROPAGATION_PRIVATE'],
+        ['/ro', hostDir, true, 'PROPAGATION_HOST_TO_CONTAINER'],
+        ['/scratch', `${rootDir}/pods/uid-1/volumes/kubernetes.io~empty-dir/scratch`, false, 'PROPAGATION_PRIVATE'],
+      ],
+    );
+    assert.ok((await stat(hostDir)).isDirectory(), 'DirectoryOrCreate made it');
+
+    const bidi: Container = { name: 'c', volumeMounts: [{ name: 'host', mountPath: '/b', mountPropagation: 'Bidirectional' }] };
+    await assert.rejects(vm.containerMounts(p, bidi, signal()), (err: unknown) => isInvalidInput(err) && (err as Error).message === 'volumeMount "host" of container "c": Bidirectional mount propagation is available only to privileged containers');
+    const [m] = await vm.containerMounts(p, { ...bidi, securityContext: { privileged: true } }, signal());
+    assert.equal(m?.propagation, 'PROPAGATION_BIDIRECTIONAL');
+
+    const f: Container = { name: 'c', volumeMounts: [{ name: 'file', mountPath: '/f' }] };
+    await assert.rejects(vm.setUpVolumes(p, f, signal()), (err: unknown) => err instanceof VolumeSetUpError && err.message === `MountVolume.SetUp failed for volume "file" : hostPath type check failed: ${hostDir} is not a file`);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('setUpVolumes then containerMounts: each volume is set up once per container start', async () => {
+  const { src, vm, cleanup } = await setup();
+  try {
+    fillObjects(src);
+    let fetches = 0;
+    const get = src.source.getConfigMap;
+    src.source.getConfigMap = async (ns, name, s) => {
+      fetches++;
+      return get(ns, name, s);
+    };
+    const c: Container = { name: 'c', volumeMounts: [{ name: 'cfg', mountPath: '/cfg' }] };
+    const p = pod({}, [c]);
+    await vm.setUpVolumes(p, c, signal());
+    await vm.containerMounts(p, c, signal());
+    assert.equal(fetches, 1);
+    await vm.containerMounts(p, c, signal()); // alone: sets up again
+    assert.equal(fetches, 2);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('subPath and subPathExpr: made inside the volume and bound per container and index; expansion failures', async () => {
+  const { rootDir, mounter, vm, cleanup } = await setup(true);
+  try {
+    const c: Container = {
+      name: 'writer',
+      volumeMounts: [
+        { name: 'scratch', mountPath: '/all' },
+        { name: 'scratch', mountPath: '/mine', subPathExpr: 'pods/$(POD_NAME)' },
+        { name: 'scratch', mountPath: '/logs', subPath: 'logs' },
+      ],
+    };
+    const p = pod({}, [c]);
+    const mounts = await vm.containerMounts(p, c, signal(), [{ name: 'POD_NAME', value: 'web' }]);
+    const pods = `${rootDir}/pods/uid-1`;
+    assert.deepEqual(mounts.map((m) => m.host_path), [`${pods}/volumes/kubernetes.io~empty-dir/scratch`, `${pods}/volume-subpaths/scratch/writer/1`, `${pods}/volume-subpaths/scratch/writer/2`]);
+    const made = await stat(`${pods}/volumes/kubernetes.io~empty-dir/scratch/pods/web`);
+    assert.equal(made.mode & 0o777, 0o777, "the volume's mode");
+    assert.ok((await stat(`${pods}/volumes/kubernetes.io~empty-dir/scratch/logs`)).isDirectory());
+    assert.deepEqual(mounter.mounts.filter((m) => m.includes('volume-subpaths')), [`${pods}/volume-subpaths/scratch/writer/1`, `${pods}/volume-subpaths/scratch/writer/2`]);
+
+    await assert.rejects(vm.containerMounts(p, c, signal(), []), (err: unknown) => isInvalidInput(err) && (err as Error).message === 'missing value for POD_NAME');
+    await assert.rejects(vm.containerMounts(p, c, signal(), [{ name: 'POD_NAME', value: '../../etc' }]), { message: "unable to provision SubPath `pods/../../etc`: must not contain '..'" });
+    const abs: Container = { name: 'a', volumeMounts: [{ name: 'scratch', mountPath: '/x', subPath: '/etc' }] };
+    await assert.rejects(vm.containerMounts(p, abs, signal()), { message: 'error SubPath `/etc` must not be an absolute path' });
+
+    await vm.tearDownPod('uid-1');
+    await assert.rejects(lstat(`${pods}/volume-subpaths`), { code: 'ENOENT' });
+    await assert.rejects(lstat(`${pods}/volumes`), { code: 'ENOENT' });
+  } finally {
+    await cleanup();
+  }
+});
+
+test('subPath escapes are refused with upstream message; configMap subPaths do not follow updates; tearDownPod unmounts (root only)', async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip('needs root to mount');
+    return;
+  }
+  const rootDir = await mkdtemp(path.join(tmpdir(), 'volumes-'));
+  const src = fakeSource();
+  const mounter = new SystemMounter();
+  const vm = new VolumeManager({ source: src.source, mounter, logger: silentLogger, config: { rootDir } });
+  try {
+    fillObjects(src);
+    const scratch = `${rootDir}/pods/uid-1/volumes/kubernetes.io~empty-dir/scratch`;
+    await vm.containerMounts(pod(), { name: 'init', volumeMounts: [{ name: 'scratch', mountPath: '/s' }] }, signal());
+    await symlink('/', `${scratch}/escape`);
+    const bad: Container = { name: 'app', volumeMounts: [{ name: 'scratch', mountPath: '/etc-of-host', subPath: 'escape/etc' }] };
+    await assert.rejects(vm.containerMounts(pod(), bad, signal()), (err: unknown) => isInvalidInput(err) && (err as Error).message === 'failed to prepare subPath for volumeMount "scratch" of container "app"');
+    const madeUnder: Container = { name: 'app', volumeMounts: [{ name: 'scratch', mountPath: '/x', subPath: 'escape/tskubelet-volumes-test' }] };
+    await assert.rejects(vm.containerMounts(pod(), madeUnder, signal()), { message: 'failed to create subPath directory for volumeMount "scratch" of container "app"' });
+    await assert.rejects(stat('/tskubelet-volumes-test'), { code: 'ENOENT' });
+    assert.deepEqual(await mounter.mountPointsUnder(rootDir), []);
+
+    const cfg: Container = { name: 'app', volumeMounts: [{ name: 'cfg', mountPath: '/etc/app.yaml', subPath: 'conf/app.yaml' }] };
+    const [m] = await vm.containerMounts(pod(), cfg, signal());
+    assert.equal(m?.readonly, true);
+    assert.equal(await readFile(m?.host_path ?? '', 'utf8'), 'level: debug');
+    src.configMaps.set('prod/app-config', { data: { 'app.yaml': 'level: info' } });
+    await vm.refreshPod(pod(), signal());
+    assert.equal(await readFile(`${rootDir}/pods/uid-1/volumes/kubernetes.io~configmap/cfg/conf/app.yaml`, 'utf8'), 'level: info');
+    assert.equal(await readFile(m?.host_path ?? '', 'utf8'), 'level: debug', 'the subPath mount keeps the file it was made with (upstream)');
+    const [again] = await vm.containerMounts(pod(), cfg, signal());
+    assert.equal(await readFile(again?.host_path ?? '', 'utf8'), 'level: info', 'a container restart gets the new file');
+
+    await vm.tearDownPod('uid-1');
+    assert.deepEqual(await mounter.mountPointsUnder(rootDir), []);
+    await assert.rejects(lstat(`${rootDir}/pods/uid-1/volume-subpaths`), { code: 'ENOENT' });
+  } finally {
+    for (const p of await mounter.mountPointsUnder(rootDir)) await mounter.unmount(p);
+    await rm(rootDir, { recursive: true, force: true });
+  }
+});
+
+test('tearDownPod: throws and keeps the folders while something stays mounted below the pod', async () => {
+  const { rootDir, cleanup } = await setup(true);
+  try {
+    const stuck = `${rootDir}/pods/uid-1/volumes/kubernetes.io~empty-dir/scratch`;
+    const mounter: Mounter = {
+      mountTmpfs: async () => undefined,
+      bindMount: async () => undefined,
+      mountPointsUnder: async (dir) => (stuck.startsWith(`${dir}/`) || stuck === dir ? [stuck] : []),
+      unmount: async () => undefined, // "succeeds" but the mount stays
+    };
+    const vm = new VolumeManager({ source: null, mounter, logger: silentLogger, config: { rootDir } });
+    await vm.containerMounts(pod(), { name: 'c', volumeMounts: [{ name: 'scratch', mountPath: '/s' }] }, signal());
+    await assert.rejects(vm.tearDownPod('uid-1'), /still mounted below its folder/);
+    assert.ok((await stat(stuck)).isDirectory(), 'nothing removed');
+  } finally {
+    await cleanup();
+  }
+});
+
+test('cleanupOrphanedPodDirs: tears down and removes the folders of pods not active', async () => {
+  const { rootDir, vm, cleanup } = await setup(true);
+  try {
+    await vm.containerMounts({ ...pod(), metadata: { ...pod().metadata, uid: 'gone' } }, { name: 'c', volumeMounts: [{ name: 'scratch', mountPath: '/s' }] }, signal());
+    await vm.containerMounts(pod(), { name: 'c', volumeMounts: [{ name: 'scratch', mountPath: '/s' }] }, signal());
+    assert.deepEqual(await vm.cleanupOrphanedPodDirs(new Set(['uid-1'])), ['gone']);
+    assert.deepEqual(await readdir(`${rootDir}/pods`), ['uid-1']);
   } finally {
     await cleanup();
   }

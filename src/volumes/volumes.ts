@@ -1,21 +1,26 @@
 // Pod volumes, in upstream's layout under the pod's folder:
 //   <rootDir>/pods/<uid>/volumes/kubernetes.io~<plugin>/<volume>
-// Supported: emptyDir (on disk, or tmpfs for medium Memory), configMap, secret, downwardAPI and
-// projected (configMap, secret, downwardAPI and serviceAccountToken sources), as upstream's
-// plugins (pkg/volume/{emptydir,configmap,secret,downwardapi,projected}):
+// Supported: emptyDir (on disk, or tmpfs for medium Memory), configMap, secret, downwardAPI,
+// projected (configMap, secret, downwardAPI and serviceAccountToken sources) and hostPath
+// (hostpath.ts: the host's path itself, after its type check), as upstream's plugins
+// (pkg/volume/{emptydir,configmap,secret,downwardapi,projected,hostpath}):
 // - the files are written atomically (atomic-writer.ts), with items, keys -> paths, defaultMode and
 //   per-item modes, optional sources, fsGroup ownership and the projected token's owner;
 // - secret and projected volumes live on a tmpfs (upstream's memory-backed wrapper); configMap and
 //   downwardAPI volumes on disk;
-// - containers get them read-only (upstream's plugins are read-only);
+// - containers get them read-only (upstream's plugins are read-only); emptyDir and hostPath as
+//   the volumeMount says;
+// - a volumeMount's subPath / subPathExpr is bind-mounted safely from inside the volume
+//   (subpath.ts; upstream makeMounts), mountPropagation becomes the CRI propagation;
 // - refreshPod re-writes them while the pod runs (a token before 80% of its lifetime, changed
 //   ConfigMaps/Secrets/labels); tearDownPod unmounts and removes them.
 // A volume this agent cannot provide is refused as Unsupported (the container then waits with
-// CreateContainerConfigError); a volume that fails to set up (missing ConfigMap, API error) is a
-// VolumeSetUpError with upstream's FailedMount message.
-import { chmod, chown, lstat, mkdir, readdir, rm } from 'node:fs/promises';
+// CreateContainerConfigError); a volume that fails to set up (missing ConfigMap, API error, a
+// hostPath type check) is a VolumeSetUpError with upstream's FailedMount message; a subPath that
+// cannot be prepared is InvalidInput with upstream's message, the details only in the log.
+import { chmod, chown, lstat, mkdir, readdir, realpath, rm, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { V1Volume as Volume } from '@kubernetes/client-node';
+import type { V1Volume as Volume, V1VolumeMount as VolumeMount } from '@kubernetes/client-node';
 import type { Container, Pod } from '../kube/types.ts';
 import type { Mount } from '../cri/types.ts';
 import type { PodObjectSource } from '../kube/object-cache.ts';
@@ -25,15 +30,20 @@ import { parseQuantityNanos, nanosToValue } from '../cm/quantity.ts';
 import { KubeletError, errorMessage, invalidInput, isAbort, isUnsupported, unsupported } from '../common/errors.ts';
 import { safeComponent } from '../logs/paths.ts';
 import { writeAtomically, DATA_DIR_NAME, type Payload } from './atomic-writer.ts';
+import type { EnvVarValue } from '../kuberuntime/envvars.ts';
 import type { Mounter } from './mounter.ts';
 import { configMapPayload, downwardAPIPayload, fsUserFrom, projectedPayload, secretPayload, DEFAULT_MODE } from './payload.ts';
+import { setUpHostPath } from './hostpath.ts';
+import { BIDIRECTIONAL_NEEDS_PRIVILEGED, bindSubPath, checkSubPath, cleanSubPaths, expandSubPathExpr, safeMakeDir, translateMountPropagation } from './subpath.ts';
 
 export const EMPTY_DIR_PLUGIN_DIR = 'kubernetes.io~empty-dir';
 
-type Kind = 'emptyDir' | 'configMap' | 'secret' | 'downwardAPI' | 'projected';
+type Kind = 'emptyDir' | 'configMap' | 'secret' | 'downwardAPI' | 'projected' | 'hostPath';
+/** Kinds with a folder under <pod>/volumes (a hostPath volume is the host's path). */
+type DirKind = Exclude<Kind, 'hostPath'>;
 
 /** Upstream's escaped plugin names: the folder of each kind under <pod>/volumes. */
-const PLUGIN_DIRS: Record<Kind, string> = {
+const PLUGIN_DIRS: Record<DirKind, string> = {
   emptyDir: EMPTY_DIR_PLUGIN_DIR,
   configMap: 'kubernetes.io~configmap',
   secret: 'kubernetes.io~secret',
@@ -43,6 +53,8 @@ const PLUGIN_DIRS: Record<Kind, string> = {
 
 /** Kinds whose content comes from the API or the pod and is re-written while the pod runs. */
 const PROJECTED_KINDS: ReadonlySet<Kind> = new Set(['configMap', 'secret', 'downwardAPI', 'projected']);
+/** Kinds a container may write to; the others are read-only whatever the volumeMount says. */
+const WRITABLE_KINDS: ReadonlySet<Kind> = new Set(['emptyDir', 'hostPath']);
 /** Kinds kept on a tmpfs (upstream wraps them in a memory-backed emptyDir): they hold secrets. */
 const TMPFS_KINDS: ReadonlySet<Kind> = new Set(['secret', 'projected']);
 /** The API default of a projected token's lifetime, s. */
@@ -57,14 +69,31 @@ export class VolumeSetUpError extends KubeletError {
   }
 }
 
-/** What the runtime manager needs of volumes: the CRI mounts of one container. */
+/** What the runtime manager needs of volumes, in upstream's order for one container start. */
 export interface PodVolumes {
   /**
-   * Sets up (or refreshes) the volumes the container mounts and returns its CRI mounts. Throws
-   * Unsupported/InvalidInput for what cannot be mounted, a VolumeSetUpError when a volume could
-   * not be set up (retry later), or the signal's abort.
+   * Sets up (or refreshes) the volumes the container mounts (upstream WaitForAttachAndMount).
+   * Call it first, before the container's environment is built. Throws Unsupported/InvalidInput
+   * for what cannot be mounted, a VolumeSetUpError when a volume could not be set up (FailedMount,
+   * retry later), or the signal's abort.
    */
-  containerMounts(pod: Pod, container: Container, signal: AbortSignal): Promise<Mount[]>;
+  setUpVolumes(pod: Pod, container: Container, signal: AbortSignal): Promise<void>;
+  /**
+   * The container's CRI mounts (upstream makeMounts): its subPaths prepared, subPathExpr expanded
+   * with `env` (the container's built environment), mountPropagation translated. Sets up the
+   * volumes the container's last setUpVolumes did not just set up. Throws what setUpVolumes
+   * throws, and InvalidInput for a subPath or propagation that cannot be used
+   * (CreateContainerConfigError).
+   */
+  containerMounts(pod: Pod, container: Container, signal: AbortSignal, env?: readonly EnvVarValue[]): Promise<Mount[]>;
+}
+
+/** One volumeMount of a container with its volume. */
+interface WantedMount {
+  index: number;
+  vm: VolumeMount;
+  volume: Volume;
+  kind: Kind;
 }
 
 export interface VolumeManagerDeps {
@@ -86,7 +115,7 @@ export function emptyDirPath(podDir: string, volumeName: string): string {
 
 /** The volume's kind; Unsupported for any kind this agent does not provide. */
 function volumeKind(volume: Volume): Kind {
-  for (const k of ['emptyDir', 'configMap', 'secret', 'downwardAPI', 'projected'] as const) if (volume[k]) return k;
+  for (const k of ['emptyDir', 'configMap', 'secret', 'downwardAPI', 'projected', 'hostPath'] as const) if (volume[k]) return k;
   const kind = Object.keys(volume).find((k) => k !== 'name') ?? 'unknown';
   throw unsupported(`volume "${volume.name}": volume type ${kind} is not supported by tskubelet yet`);
 }
@@ -141,6 +170,8 @@ export class VolumeManager implements PodVolumes {
   private readonly locks = new Map<string, Promise<void>>();
   /** Folders known to carry a tmpfs (skips re-reading the mount table). */
   private readonly mounted = new Set<string>();
+  /** Per pod UID and container name: the volumes setUpVolumes just set up (the next containerMounts skips them). */
+  private readonly justSetUp = new Map<string, { uid: string; volumes: Set<string> }>();
 
   constructor(deps: VolumeManagerDeps) {
     this.deps = deps;
@@ -150,8 +181,13 @@ export class VolumeManager implements PodVolumes {
     return `${this.deps.config.rootDir}/pods/${safeComponent('pod UID', uid)}`;
   }
 
-  private volumeDir(uid: string, kind: Kind, name: string): string {
+  private volumeDir(uid: string, kind: DirKind, name: string): string {
     return `${this.podDir(uid)}/volumes/${PLUGIN_DIRS[kind]}/${safeComponent('volume name', name)}`;
+  }
+
+  /** The host path of a volume (set up or not). */
+  private volumeHostPath(uid: string, volume: Volume, kind: Kind): string {
+    return kind === 'hostPath' ? (volume.hostPath?.path ?? '') : this.volumeDir(uid, kind, volume.name);
   }
 
   private async withPodLock<T>(uid: string, fn: () => Promise<T>): Promise<T> {
@@ -171,42 +207,134 @@ export class VolumeManager implements PodVolumes {
     }
   }
 
-  async containerMounts(pod: Pod, container: Container, signal: AbortSignal): Promise<Mount[]> {
-    const uid = pod.metadata?.uid ?? '';
-    const wanted: { mountPath: string; readOnly: boolean; volume: Volume; kind: Kind }[] = [];
-    for (const vm of container.volumeMounts ?? []) {
+  /** The container's volumeMounts with their volumes; throws Unsupported for what this node cannot mount. */
+  private wantedMounts(pod: Pod, container: Container): WantedMount[] {
+    const wanted: WantedMount[] = [];
+    (container.volumeMounts ?? []).forEach((vm, index) => {
       const volume = (pod.spec?.volumes ?? []).find((v) => v.name === vm.name);
       if (!volume) throw unsupported(`volumeMount "${vm.name}" of container "${container.name}" names no volume of the pod`);
-      if (vm.subPath || vm.subPathExpr) throw unsupported(`volumeMount "${vm.name}": subPath is not supported by tskubelet yet`);
-      if (vm.mountPropagation && vm.mountPropagation !== 'None') throw unsupported(`volumeMount "${vm.name}": mountPropagation ${vm.mountPropagation} is not supported by tskubelet yet`);
       const kind = volumeKind(volume);
       checkSupported(volume, kind, this.deps.source === null);
-      wanted.push({ mountPath: vm.mountPath, readOnly: vm.readOnly ?? false, volume, kind });
-    }
-    if (wanted.length === 0) return [];
-    return this.withPodLock(uid, async () => {
-      const hostPaths = new Map<string, string>();
-      for (const { volume, kind } of wanted) {
-        if (hostPaths.has(volume.name)) continue;
-        try {
-          hostPaths.set(volume.name, await this.setUp(pod, volume, kind, signal));
-        } catch (err) {
-          if (isAbort(err) || signal.aborted || isUnsupported(err)) throw err;
-          throw new VolumeSetUpError(volume.name, err);
-        }
-      }
-      return wanted.map(({ mountPath, readOnly, volume, kind }) => ({
-        container_path: mountPath,
-        host_path: hostPaths.get(volume.name) ?? '',
-        readonly: readOnly || kind !== 'emptyDir',
-        selinux_relabel: false,
-        propagation: 'PROPAGATION_PRIVATE' as const,
-      }));
+      wanted.push({ index, vm, volume, kind });
+    });
+    return wanted;
+  }
+
+  async setUpVolumes(pod: Pod, container: Container, signal: AbortSignal): Promise<void> {
+    const uid = pod.metadata?.uid ?? '';
+    const wanted = this.wantedMounts(pod, container);
+    if (wanted.length === 0) return;
+    await this.withPodLock(uid, async () => {
+      const done = new Set<string>();
+      const key = `${uid}/${container.name}`;
+      this.justSetUp.delete(key);
+      await this.setUpAll(pod, wanted, signal, done);
+      this.justSetUp.set(key, { uid, volumes: done });
     });
   }
 
-  /** Creates the volume's folder (and tmpfs) and writes its content; resolves to the host path. */
+  /**
+   * Sets up each volume once, except those in `skip`; adds the ones set up to `done`. Resolves
+   * to their host paths by name. Call under the pod's lock.
+   */
+  private async setUpAll(pod: Pod, wanted: WantedMount[], signal: AbortSignal, done: Set<string>, skip: ReadonlySet<string> = new Set()): Promise<Map<string, string>> {
+    const uid = pod.metadata?.uid ?? '';
+    const hostPaths = new Map<string, string>();
+    for (const { volume, kind } of wanted) {
+      if (hostPaths.has(volume.name)) continue;
+      if (skip.has(volume.name)) {
+        hostPaths.set(volume.name, this.volumeHostPath(uid, volume, kind));
+        continue;
+      }
+      try {
+        hostPaths.set(volume.name, await this.setUp(pod, volume, kind, signal));
+        done.add(volume.name);
+      } catch (err) {
+        if (isAbort(err) || signal.aborted || isUnsupported(err)) throw err;
+        throw new VolumeSetUpError(volume.name, err);
+      }
+    }
+    return hostPaths;
+  }
+
+  async containerMounts(pod: Pod, container: Container, signal: AbortSignal, env: readonly EnvVarValue[] = []): Promise<Mount[]> {
+    const uid = pod.metadata?.uid ?? '';
+    const wanted = this.wantedMounts(pod, container);
+    if (wanted.length === 0) return [];
+    const privileged = container.securityContext?.privileged === true;
+    // What needs no I/O first: propagation and the (expanded) subPaths.
+    const plans = wanted.map((w) => {
+      const propagation = translateMountPropagation(w.vm.mountPropagation);
+      if (propagation === 'PROPAGATION_BIDIRECTIONAL' && !privileged) {
+        throw invalidInput(`volumeMount "${w.vm.name}" of container "${container.name}": ${BIDIRECTIONAL_NEEDS_PRIVILEGED}`);
+      }
+      const subPath = w.vm.subPathExpr ? expandSubPathExpr(w.vm.subPathExpr, env) : (w.vm.subPath ?? '');
+      if (subPath !== '') checkSubPath(subPath);
+      return { ...w, propagation, subPath };
+    });
+    return this.withPodLock(uid, async () => {
+      const key = `${uid}/${container.name}`;
+      const skip = this.justSetUp.get(key)?.volumes;
+      this.justSetUp.delete(key);
+      const hostPaths = await this.setUpAll(pod, wanted, signal, new Set(), skip);
+      const mounts: Mount[] = [];
+      for (const p of plans) {
+        const volumePath = hostPaths.get(p.volume.name) ?? '';
+        signal.throwIfAborted();
+        mounts.push({
+          container_path: p.vm.mountPath,
+          host_path: p.subPath === '' ? volumePath : await this.prepareSubPath(pod, container, p, p.subPath, volumePath),
+          readonly: (p.vm.readOnly ?? false) || !WRITABLE_KINDS.has(p.kind),
+          selinux_relabel: false,
+          propagation: p.propagation,
+        });
+      }
+      return mounts;
+    });
+  }
+
+  /**
+   * upstream makeMounts for one subPath: makes it inside the volume when missing, then binds it
+   * (subpath.ts). Resolves to the bind target. Throws InvalidInput with upstream's message; the
+   * details (host paths) only go to the log.
+   */
+  private async prepareSubPath(pod: Pod, container: Container, w: WantedMount, subPath: string, volumePath: string): Promise<string> {
+    const uid = pod.metadata?.uid ?? '';
+    const log = (msg: string, err: unknown): void =>
+      this.deps.logger.warn({ pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`, podUID: uid, container: container.name, volume: w.volume.name, subPath, err: errorMessage(err) }, msg);
+    const what = `volumeMount "${w.vm.name}" of container "${container.name}"`;
+    let exists = true;
+    try {
+      await stat(path.join(volumePath, subPath));
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) exists = false;
+      else log('could not determine whether the subPath exists', err);
+    }
+    if (!exists) {
+      try {
+        await safeMakeDir(volumePath, subPath, (await stat(volumePath)).mode);
+      } catch (err) {
+        log('could not create the subPath directory', err);
+        throw invalidInput(`failed to create subPath directory for ${what}`, err);
+      }
+    }
+    try {
+      const podDir = this.podDir(uid);
+      await mkdir(podDir, { recursive: true, mode: 0o750 });
+      return await bindSubPath(this.deps.mounter, { podDir: await realpath(podDir), volumeName: w.volume.name, containerName: container.name, index: w.index, volumePath, subPath });
+    } catch (err) {
+      log('could not prepare the subPath', err);
+      throw invalidInput(`failed to prepare subPath for ${what}`, err);
+    }
+  }
+
+  /** Sets up one volume: creates its folder (and tmpfs) and writes its content, or checks the host path; resolves to the host path. */
   private async setUp(pod: Pod, volume: Volume, kind: Kind, signal: AbortSignal): Promise<string> {
+    if (kind === 'hostPath') {
+      const hp = volume.hostPath ?? { path: '' };
+      await setUpHostPath(hp.path, hp.type ?? '');
+      return hp.path;
+    }
     const dir = this.volumeDir(pod.metadata?.uid ?? '', kind, volume.name);
     if (kind === 'emptyDir') {
       await mkdir(dir, { recursive: true, mode: 0o777 });
@@ -214,6 +342,10 @@ export class VolumeManager implements PodVolumes {
         const limit = volume.emptyDir.sizeLimit;
         await this.ensureTmpfs(dir, limit ? nanosToValue(parseQuantityNanos(limit)) : undefined);
         await chmod(dir, 0o777);
+      } else {
+        // Upstream setupDir: 0777 whatever the kubelet's umask (the other bits kept).
+        const st = await stat(dir);
+        if ((st.mode & 0o777) !== 0o777) await chmod(dir, (st.mode & 0o7777) | 0o777);
       }
       return dir;
     }
@@ -344,23 +476,64 @@ export class VolumeManager implements PodVolumes {
   }
 
   /**
-   * Removes the pod's volumes: unmounts every tmpfs below its volumes folder (also those of an
-   * earlier kubelet process), then removes the folder, and forgets the pod's tokens. Call it when
-   * the pod's containers are stopped, before its folder is removed. Throws when a tmpfs stays
-   * mounted (the folder is then left in place).
+   * Removes the pod's volumes: unmounts its subPath bind targets and every mount below its
+   * volumes folder (tmpfs volumes, also those of an earlier kubelet process), removes the
+   * volume-subpaths folder (never through a mount) and the volumes folder, and forgets the pod's
+   * tokens. Call it when the pod's containers are stopped, before its folder is removed. Throws,
+   * leaving the folders in place, when anything stays mounted below the pod's folder: a recursive
+   * removal of the pod's folder must then not happen (it would reach into the mount).
    */
   async tearDownPod(uid: string): Promise<void> {
     await this.withPodLock(uid, async () => {
-      const volumesDir = `${this.podDir(uid)}/volumes`;
-      for (const p of await this.deps.mounter.mountPointsUnder(volumesDir)) {
-        await this.deps.mounter.unmount(p);
-        this.mounted.delete(p);
-      }
-      await rm(volumesDir, { recursive: true, force: true }).catch((err: unknown) => {
+      const podDir = this.podDir(uid);
+      let realPodDir: string | null = null;
+      try {
+        realPodDir = await realpath(podDir);
+      } catch (err) {
         if (!isErrno(err, 'ENOENT')) throw err;
-      });
+      }
+      if (realPodDir !== null) {
+        const { mounter } = this.deps;
+        await cleanSubPaths(mounter, realPodDir);
+        for (const p of await mounter.mountPointsUnder(`${realPodDir}/volumes`)) await mounter.unmount(p);
+        const left = await mounter.mountPointsUnder(realPodDir);
+        if (left.length > 0) throw new KubeletError('Transient', `pod ${uid}: still mounted below its folder: ${left.join(', ')}`);
+        await rm(`${realPodDir}/volumes`, { recursive: true, force: true });
+      }
+      for (const dir of this.mounted) if (dir.startsWith(`${podDir}/`)) this.mounted.delete(dir);
+      for (const [key, entry] of this.justSetUp) if (entry.uid === uid) this.justSetUp.delete(key);
       this.deps.source?.forgetPod(uid);
     });
+  }
+
+  /**
+   * Upstream cleanupOrphanedPodDirs: tears down the volumes of every pod folder under
+   * <rootDir>/pods whose UID is not in `active`, then removes that folder. Call it after a
+   * restart once every pod source has been read, with every pod UID the kubelet knows (also
+   * those being stopped) -- a UID missing here loses its data. A folder that stays mounted is
+   * logged and kept. Resolves to the UIDs removed.
+   */
+  async cleanupOrphanedPodDirs(active: ReadonlySet<string>): Promise<string[]> {
+    const podsDir = `${this.deps.config.rootDir}/pods`;
+    let uids: string[];
+    try {
+      uids = await readdir(podsDir);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return [];
+      throw err;
+    }
+    const removed: string[] = [];
+    for (const uid of uids) {
+      if (active.has(uid)) continue;
+      try {
+        await this.tearDownPod(uid);
+        await rm(this.podDir(uid), { recursive: true, force: true });
+        removed.push(uid);
+      } catch (err) {
+        this.deps.logger.warn({ podUID: uid, err: errorMessage(err) }, 'could not remove an orphaned pod folder');
+      }
+    }
+    return removed;
   }
 }
 
