@@ -12,6 +12,8 @@ import { parseCertificates } from './pem.ts';
 export const CSR_PATH = '/apis/certificates.k8s.io/v1/certificatesigningrequests';
 /** Upstream certificatesv1.KubeAPIServerClientKubeletSignerName. */
 export const KUBELET_CLIENT_SIGNER = 'kubernetes.io/kube-apiserver-client-kubelet';
+/** Upstream certificatesv1.KubeletServingSignerName: never auto-approved; an administrator approves. */
+export const KUBELET_SERVING_SIGNER = 'kubernetes.io/kubelet-serving';
 
 /** The fields of certificates.k8s.io/v1 CertificateSigningRequest used here. */
 export interface CertificateSigningRequest {

@@ -1,19 +1,20 @@
-// Client certificate rotation, as upstream client-go util/certificate manager with the kubelet's
-// client template (pkg/kubelet/certificate NewKubeletClientCertificateManager): sleep until a
+// Certificate rotation, as upstream client-go util/certificate manager with the kubelet's
+// templates (pkg/kubelet/certificate): the client certificate (NewKubeletClientCertificateManager)
+// and, with serverTLSBootstrap, the serving one (NewKubeletServerCertificateManager). Sleep until a
 // random point at 70-90 % of the current certificate's validity, then request a new certificate
 // for a new key with the CURRENT client credentials (the controller-manager approves such
 // "selfnodeclient" requests: the requester is the node the certificate names), store it
 // (`kubelet-client-<ts>.pem` + `-current.pem` symlink swap) and tell the caller, who reloads the
 // API client. Failed attempts are retried with upstream's backoff; nothing here ends the agent.
-import type { X509Certificate } from 'node:crypto';
+import type { KeyObject, X509Certificate } from 'node:crypto';
 import type { Clock } from '../common/clock.ts';
 import { errorMessage, isAbort } from '../common/errors.ts';
 import type { KubeClient } from '../kube/client.ts';
 import type { Logger } from '../observability/logger.ts';
-import { kubeletClientUsages, makeCertificateRequest, nodeClientSubject } from './csr.ts';
+import { kubeletClientUsages, makeCertificateRequest, nodeClientSubject, type CertificateRequestTemplate, type KeyUsage } from './csr.ts';
 import { generateEcKey, validity } from './pem.ts';
-import { KUBELET_CLIENT_SIGNER, requestCertificate, waitForCertificate } from './request.ts';
-import { CertificateFileStore, type CertificatePair } from './store.ts';
+import { KUBELET_CLIENT_SIGNER, KUBELET_SERVING_SIGNER, requestCertificate, waitForCertificate } from './request.ts';
+import { CertificateFileStore, KUBELET_CLIENT_PREFIX, type CertificatePair } from './store.ts';
 
 /** How long one rotation attempt waits for its CSR to be issued, ms (upstream certificateWaitTimeout: 15 min). */
 export const ROTATION_WAIT_TIMEOUT_MS = 15 * 60_000;
@@ -62,6 +63,42 @@ export function satisfiesNodeClientTemplate(cert: X509Certificate, nodeName: str
   return (attrs.get('CN') ?? []).includes(want.commonName) && want.organizations.every((o) => (attrs.get('O') ?? []).includes(o));
 }
 
+/** What a rotator requests and how it recognises a good current certificate. */
+export interface RotationTemplate {
+  /** 'client' or 'serving', for the log. */
+  readonly what: string;
+  /** The store's file prefix: `kubelet-client` or `kubelet-server`. */
+  readonly prefix: string;
+  readonly signerName: string;
+  readonly request: CertificateRequestTemplate;
+  usages(key: KeyObject): KeyUsage[];
+  /** Whether the current certificate still matches the template (else it is replaced at once). */
+  satisfied(cert: X509Certificate): boolean;
+}
+
+/** The node's client certificate. */
+export function nodeClientTemplate(nodeName: string): RotationTemplate {
+  return {
+    what: 'client', prefix: KUBELET_CLIENT_PREFIX, signerName: KUBELET_CLIENT_SIGNER, request: { subject: nodeClientSubject(nodeName) },
+    usages: kubeletClientUsages, satisfied: (cert) => satisfiesNodeClientTemplate(cert, nodeName),
+  };
+}
+
+/**
+ * The node's serving certificate (upstream NewKubeletServerCertificateManager): the node's
+ * subject, its host names and IPs as subject alternative names, signer kubernetes.io/kubelet-serving.
+ * A certificate whose names no longer match the node's addresses is replaced.
+ */
+export function nodeServingTemplate(nodeName: string, dnsNames: readonly string[], ipAddresses: readonly string[]): RotationTemplate {
+  const want = [...dnsNames.map((d) => `DNS:${d}`), ...ipAddresses.map((ip) => `IP Address:${ip}`)].sort().join(', ');
+  return {
+    what: 'serving', prefix: 'kubelet-server', signerName: KUBELET_SERVING_SIGNER,
+    request: { subject: nodeClientSubject(nodeName), dnsNames, ipAddresses },
+    usages: (key) => (key.asymmetricKeyType === 'rsa' ? ['digital signature', 'key encipherment', 'server auth'] : ['digital signature', 'server auth']),
+    satisfied: (cert) => satisfiesNodeClientTemplate(cert, nodeName) && (cert.subjectAltName ?? '').split(', ').sort().join(', ') === want,
+  };
+}
+
 export interface ClientCertificateRotatorDeps {
   /** The API client with the node's current credentials (the kubeconfig pointing at `-current.pem`). */
   readonly client: KubeClient;
@@ -77,6 +114,8 @@ export interface ClientCertificateRotatorDeps {
   readonly forceRotation?: boolean;
   /** Per-attempt CSR wait, ms. Default ROTATION_WAIT_TIMEOUT_MS. */
   readonly waitTimeoutMs?: number;
+  /** What to request; default the node's client certificate. */
+  readonly template?: RotationTemplate;
 }
 
 export interface RotationResult {
@@ -96,11 +135,13 @@ export class ClientCertificateRotator implements CertificateRotator {
   private readonly store: CertificateFileStore;
   private readonly log: Logger;
   private readonly random: () => number;
+  private readonly template: RotationTemplate;
 
   constructor(deps: ClientCertificateRotatorDeps) {
     this.deps = deps;
-    this.store = new CertificateFileStore(deps.certDir);
-    this.log = deps.logger.child({ component: 'certificate-manager' });
+    this.template = deps.template ?? nodeClientTemplate(deps.nodeName);
+    this.store = new CertificateFileStore(deps.certDir, this.template.prefix);
+    this.log = deps.logger.child({ component: 'certificate-manager', certificate: this.template.what });
     this.random = deps.random ?? Math.random;
   }
 
@@ -120,19 +161,17 @@ export class ClientCertificateRotator implements CertificateRotator {
    */
   async rotate(signal: AbortSignal): Promise<RotationResult> {
     const key = generateEcKey();
-    const subject = nodeClientSubject(this.deps.nodeName);
-    const usages = kubeletClientUsages(key.key);
-    const csr = makeCertificateRequest({ subject }, key.key);
+    const csr = makeCertificateRequest(this.template.request, key.key);
     const started = this.deps.clock.now();
     const req = await requestCertificate(this.deps.client, {
       csrPem: csr.pem,
-      signerName: KUBELET_CLIENT_SIGNER,
-      usages,
+      signerName: this.template.signerName,
+      usages: this.template.usages(key.key),
       privateKey: key.key,
       clock: this.deps.clock,
       signal,
     });
-    this.log.info({ csr: req.name }, 'requested a new client certificate, waiting for it to be issued');
+    this.log.info({ csr: req.name }, `requested a new ${this.template.what} certificate, waiting for it to be issued`);
     const certPem = await waitForCertificate(this.deps.client, req.name, req.uid, {
       clock: this.deps.clock,
       logger: this.log,
@@ -147,7 +186,7 @@ export class ClientCertificateRotator implements CertificateRotator {
     try {
       return await this.store.current();
     } catch (err) {
-      this.log.warn({ err: errorMessage(err) }, 'no usable current client certificate, rotating now');
+      this.log.warn({ err: errorMessage(err) }, `no usable current ${this.template.what} certificate, rotating now`);
       return undefined;
     }
   }
@@ -161,7 +200,7 @@ export class ClientCertificateRotator implements CertificateRotator {
     while (!signal.aborted) {
       const cur = await this.current();
       const leaf = cur?.certificates[0];
-      if (force || !leaf || !satisfiesNodeClientTemplate(leaf, this.deps.nodeName)) {
+      if (force || !leaf || !this.template.satisfied(leaf)) {
         deadline = clock.now();
         deadlineFor = '';
       } else if (leaf.fingerprint256 !== deadlineFor) {
@@ -181,7 +220,7 @@ export class ClientCertificateRotator implements CertificateRotator {
       try {
         await this.deps.onRotated();
       } catch (err) {
-        this.log.error({ err: errorMessage(err) }, 'reloading the client after a certificate rotation failed');
+        this.log.error({ err: errorMessage(err) }, 'using the new certificate failed');
       }
     }
   }
@@ -190,13 +229,13 @@ export class ClientCertificateRotator implements CertificateRotator {
     for (let failures = 0; ; ) {
       try {
         const r = await this.rotate(signal);
-        this.log.info({ csr: r.csrName, file: r.file, waitedMs: r.waitedMs }, 'client certificate rotated');
+        this.log.info({ csr: r.csrName, file: r.file, waitedMs: r.waitedMs }, `${this.template.what} certificate rotated`);
         return;
       } catch (err) {
         if (signal.aborted) throw signal.reason;
         failures++;
         const delayMs = rotationRetryDelayMs(failures, this.random());
-        this.log.warn({ err: errorMessage(err), failures, retryInMs: delayMs }, 'client certificate rotation failed');
+        this.log.warn({ err: errorMessage(err), failures, retryInMs: delayMs }, `${this.template.what} certificate rotation failed`);
         await this.deps.clock.sleep(delayMs, signal);
       }
     }

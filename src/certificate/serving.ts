@@ -1,8 +1,8 @@
 // The kubelet's serving certificate, as upstream picks it: --tls-cert-file/--tls-private-key-file
 // when given; otherwise <certDir>/kubelet.crt and kubelet.key, created self-signed for
 // `<nodeName>@<unix seconds>` (the node name, localhost and the node's IPs as subject alternative
-// names) when missing, unreadable or expired. serverTLSBootstrap is not implemented yet: such a
-// node uses the self-signed pair too (and says so in its log).
+// names) when missing, unreadable or expired. (serverTLSBootstrap: src/server/start.ts requests the
+// certificate from the API server instead.)
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { isIP } from 'node:net';

@@ -2,6 +2,9 @@
 // CA, authenticator (x509, TokenReview, anonymous) and authorizer (Webhook or AlwaysAllow).
 // Without an API server (standalone) bearer tokens are refused and Webhook authorization
 // denies everything: upstream refuses to start in that case; tskubelet starts and stays closed.
+// With serverTLSBootstrap the serving certificate comes from a kubernetes.io/kubelet-serving CSR
+// (an administrator approves it, as upstream); the server listens once it is issued and swaps
+// certificates on rotation.
 import { readFile } from 'node:fs/promises';
 import type { Clock } from '../common/clock.ts';
 import { errorMessage, invalidInput } from '../common/errors.ts';
@@ -9,7 +12,12 @@ import type { KubeletConfig } from '../config/types.ts';
 import { loadServingCertificate } from '../certificate/serving.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { alwaysAllow, alwaysDeny, KubeletAuthenticator, WebhookAuthorizer, type Authorizer } from './auth.ts';
-import { KubeletServer, type KubeletServerDeps } from './kubelet-server.ts';
+import { KubeletServer, type KubeletServerDeps, type TlsMaterial } from './kubelet-server.ts';
+import { isIP } from 'node:net';
+import { ClientCertificateRotator, nodeServingTemplate } from '../certificate/rotation.ts';
+import { KUBELET_SERVING_SIGNER } from '../certificate/request.ts';
+import { CertificateFileStore } from '../certificate/store.ts';
+import { validity } from '../certificate/pem.ts';
 
 export interface StartKubeletServerOptions extends Omit<KubeletServerDeps, 'authenticator' | 'authorizer' | 'config'> {
   config: KubeletConfig;
@@ -22,15 +30,6 @@ export interface StartKubeletServerOptions extends Omit<KubeletServerDeps, 'auth
 /** Starts listening; resolves to the closer. Throws InvalidInput on unusable TLS or CA files. */
 export async function startKubeletServer(o: StartKubeletServerOptions): Promise<() => Promise<void>> {
   const { config, client, clock, logger } = o;
-  if (config.serverTLSBootstrap) logger.warn('serverTLSBootstrap is not implemented yet: serving with a self-signed certificate');
-  const serving = await loadServingCertificate({
-    tlsCertFile: config.tlsCertFile,
-    tlsPrivateKeyFile: config.tlsPrivateKeyFile,
-    certDir: config.certDir,
-    nodeName: config.nodeName,
-    addresses: o.addresses,
-    nowMs: clock.now(),
-  });
   let clientCA = '';
   if (config.clientCAFile) {
     try {
@@ -55,12 +54,45 @@ export async function startKubeletServer(o: StartKubeletServerOptions): Promise<
       : alwaysDeny;
   }
   const server = new KubeletServer({ ...o, config, authenticator, authorizer });
-  await server.listen(config.address, config.port, {
-    cert: serving.cert,
-    key: serving.key,
-    clientCA,
-    minVersion: config.tlsMinVersion === 'VersionTLS13' ? 'TLSv1.3' : 'TLSv1.2',
+  const minVersion = config.tlsMinVersion === 'VersionTLS13' ? 'TLSv1.3' : 'TLSv1.2';
+  let listening: { setTls(t: TlsMaterial): void } | null = null;
+  const serve = async (cert: string, key: string, source: string): Promise<void> => {
+    if (listening) return listening.setTls({ cert, key, clientCA, minVersion });
+    listening = await server.listen(config.address, config.port, { cert, key, clientCA, minVersion });
+    logger.info({ address: `${config.address}:${config.port}`, certificate: source, authorization: config.authorizationMode, clientCA: config.clientCAFile || null }, 'kubelet API server listening');
+  };
+
+  if (config.serverTLSBootstrap && client && !config.tlsCertFile) {
+    const template = nodeServingTemplate(config.nodeName, o.addresses.filter((a) => isIP(a) === 0).concat(isIP(config.nodeName) ? [] : [config.nodeName]), o.addresses.filter((a) => isIP(a) !== 0));
+    const store = new CertificateFileStore(config.certDir, template.prefix);
+    const useCurrent = async (): Promise<void> => {
+      const pair = await store.current();
+      await serve(pair.certificates.map((c) => c.toString()).join(''), pair.keyPem, pair.file);
+    };
+    try {
+      const leaf = (await store.current()).certificates[0]!;
+      if (template.satisfied(leaf) && validity(leaf).notAfter > clock.now()) await useCurrent();
+    } catch {
+      // none yet: the rotator requests one at once
+    }
+    if (!listening) logger.info({ signer: KUBELET_SERVING_SIGNER }, 'serverTLSBootstrap: the kubelet API listens once its serving certificate is approved and issued');
+    const stop = new AbortController();
+    const rotation = new ClientCertificateRotator({ client, certDir: config.certDir, nodeName: config.nodeName, logger, clock, template, onRotated: useCurrent }).run(stop.signal);
+    return async () => {
+      stop.abort();
+      await rotation;
+      await server.close();
+    };
+  }
+  if (config.serverTLSBootstrap && !config.tlsCertFile) logger.warn('serverTLSBootstrap needs an API server: serving with a self-signed certificate');
+  const serving = await loadServingCertificate({
+    tlsCertFile: config.tlsCertFile,
+    tlsPrivateKeyFile: config.tlsPrivateKeyFile,
+    certDir: config.certDir,
+    nodeName: config.nodeName,
+    addresses: o.addresses,
+    nowMs: clock.now(),
   });
-  logger.info({ address: `${config.address}:${config.port}`, certificate: serving.source, authorization: config.authorizationMode, clientCA: config.clientCAFile || null }, 'kubelet API server listening');
+  await serve(serving.cert, serving.key, serving.source);
   return () => server.close();
 }
