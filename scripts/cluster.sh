@@ -6,7 +6,9 @@
 #                              PKI, start etcd, kube-apiserver (https://127.0.0.1:6443),
 #                              kube-controller-manager and kube-scheduler, apply the node-bootstrap
 #                              objects and write .cluster/ in this clone. Idempotent: when all runs
-#                              (started from any clone) it only refreshes .cluster/ and prints.
+#                              (started from any clone) it only refreshes .cluster/ and prints. A
+#                              running component whose flags this script changed is restarted
+#                              (after the API server, the controller-manager and scheduler too).
 #   scripts/cluster.sh down    stops the four (TERM, then KILL); keeps the build cache and state
 #   scripts/cluster.sh status  what runs, where, and its memory; exit 0 when all four run, else 3
 #   scripts/cluster.sh reset   down, then deletes the cluster state (PKI, etcd data, logs)
@@ -119,9 +121,13 @@ component_args() {
     kube-apiserver)
       # --endpoint-reconciler-type=none: the `kubernetes` Service gets no Endpoints, because
       # Endpoints may not hold a loopback address and this API server listens only on loopback.
+      # --enable-aggregator-routing: the aggregator calls an APIService's backend (metrics-server,
+      # scripts/addons.sh) at an address of its Service's EndpointSlices, not at the ClusterIP:
+      # there is no kube-proxy here to route ClusterIPs.
       printf '%s\n' --etcd-servers="$ETCD_CLIENT_URL" \
         --bind-address="$APISERVER_HOST" --secure-port="$APISERVER_PORT" \
         --advertise-address="$APISERVER_HOST" --endpoint-reconciler-type=none \
+        --enable-aggregator-routing=true \
         --tls-cert-file="$PKI_DIR/apiserver.crt" --tls-private-key-file="$PKI_DIR/apiserver.key" \
         --client-ca-file="$PKI_DIR/ca.crt" \
         --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
@@ -190,8 +196,8 @@ start_component() {
   t0=$(date +%s%N)
   mapfile -t args < <(component_args "$name")
   printf '\n=== %s started by tskubelet scripts/cluster.sh: %s %s\n' "$(date -Is)" "$bin" "${args[*]}" >>"$log"
-  # 7>&-: the daemon must not inherit (and keep holding) the state lock.
-  setsid nohup "$bin" "${args[@]}" >>"$log" 2>&1 </dev/null 7>&- &
+  # spawn_daemon closes every inherited descriptor: the state lock (7), a caller's flock, ...
+  spawn_daemon "$log" "$bin" "${args[@]}"
   pid=$!
   echo "$pid" >"$PID_DIR/$name.pid"
   printf '%s\n' "${args[@]}" >"$PID_DIR/$name.args"
@@ -392,11 +398,19 @@ cmd_up() {
   fi
   mkdir -p "$ETCD_DATA"
   chmod 0700 "$ETCD_DATA"
+  local api_restarted=
   for c in "${COMPONENTS[@]}"; do
     pid=$(component_pid "$c")
     if [ -n "$pid" ]; then check_ours "$c" "$pid"; fi
     if [ -n "$pid" ] && ! args_match "$c"; then
       say "restarting $c (pid $pid): the flags scripts/cluster.sh gives it changed"
+      stop_pid "$c" "$pid"
+      pid=
+      if [ "$c" = kube-apiserver ]; then api_restarted=1; fi
+    elif [ -n "$pid" ] && [ -n "$api_restarted" ]; then
+      # After an API-server restart their informers would wait out a watch back-off (up to a
+      # minute: no CSR approved, no pod scheduled meanwhile); a restart takes a second or two.
+      say "restarting $c (pid $pid) after the API server's restart"
       stop_pid "$c" "$pid"
       pid=
     fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares this machine as a tskubelet node (run as root; `npm run setup`). Idempotent: each step
 # checks first and only acts when something is missing or differs, so a warm run takes ~1 s.
-#   1. installs the Debian packages (containerd, runc, CNI plugins, registry, skopeo, umoci, ...)
+#   1. installs the Debian packages (containerd, runc, CNI plugins, registry, skopeo, umoci,
+#      prometheus for the kubelet API tests, ...)
 #   2. writes the containerd config, the local registry's hosts.toml, the CNI conflist and the
 #      registry config (only when their content differs)
 #   3. starts the local registry (127.0.0.1:5000) and containerd when they are not running
@@ -35,8 +36,10 @@ trap cleanup EXIT
 # --- 1. packages -------------------------------------------------------------------------------
 # iptables: bridge ipMasq and portmap program NAT rules. kmod: modprobe. procps: sysctl.
 # util-linux: flock, setsid. gcc/libc6-dev: static pause. curl: registry probes.
+# prometheus: a real client of the kubelet API for the tests (test/metrics-clients.test.ts runs
+# it with a config of its own; the package's service is never started: see policy-rc.d below).
 packages=(containerd runc containernetworking-plugins docker-registry skopeo umoci busybox-static
-  gcc libc6-dev iproute2 iptables kmod procps util-linux curl openssl)
+  gcc libc6-dev iproute2 iptables kmod procps util-linux curl openssl prometheus)
 # The Go toolchain fetches the CRI definition (k8s.io/cri-api); use the machine's when it has one.
 command -v go >/dev/null 2>&1 || packages+=(golang-go)
 mapfile -t installed < <(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${packages[@]}" 2>/dev/null | awk '$1 == "ii" { print $2 }')
@@ -46,7 +49,8 @@ for p in "${packages[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   say "installing ${missing[*]} (apt-get)"
-  # Keep package scripts from starting services (Debian's docker-registry would take :5000).
+  # Keep package scripts from starting services (Debian's docker-registry would take :5000,
+  # prometheus :9090).
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
     chmod 0755 /usr/sbin/policy-rc.d
@@ -60,7 +64,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   if [ -n "${policy_rc_d_ours:-}" ]; then rm -f /usr/sbin/policy-rc.d; policy_rc_d_ours=; fi
   did "installed ${missing[*]}"
 fi
-for bin in containerd ctr runc docker-registry skopeo umoci gcc ss curl; do
+for bin in containerd ctr runc docker-registry skopeo umoci gcc ss curl prometheus; do
   command -v "$bin" >/dev/null || die "$bin not found after installing packages"
 done
 for plugin in bridge host-local portmap loopback; do

@@ -10,6 +10,8 @@ bash scripts/setup.sh
 bash scripts/cri-generate.sh
 # The real control plane for the cluster tests (built once per machine, ~8 min on 2 cores).
 bash scripts/cluster.sh up
+# metrics-server, built from its Go module once per machine, for the kubelet API client tests.
+bash scripts/addons.sh build
 echo "== typecheck (tsc --noEmit, strict)"
 "${node[@]}" node_modules/typescript/bin/tsc --noEmit -p .
 echo "== lint (eslint, no-floating-promises)"

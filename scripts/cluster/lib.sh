@@ -116,3 +116,20 @@ elapsed_since() {
   local s=$(($(date +%s) - $1))
   printf '%dm%02ds' $((s / 60)) $((s % 60))
 }
+
+# spawn_daemon LOG CMD...: starts CMD in a session of its own (it survives the caller), stdin from
+# /dev/null, output appended to LOG, and EVERY other inherited descriptor closed: a daemon must not
+# keep a caller's lock open for its whole life (`flock /tmp/tskubelet-integration.lock bash
+# scripts/cluster.sh up`, or a test run under that lock starting the cluster, would otherwise leave
+# the lock held by kube-apiserver). Returns at once; $! is the daemon's pid.
+spawn_daemon() {
+  local log=$1
+  shift
+  (
+    for fd in "/proc/$BASHPID/fd"/*; do
+      fd=${fd##*/}
+      if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi
+    done
+    exec setsid nohup "$@" >>"$log" 2>&1 </dev/null
+  ) &
+}
