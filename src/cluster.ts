@@ -25,14 +25,17 @@ import type { PodConfig } from './podconfig/pod-config.ts';
 import { ApiStatusWriter } from './status/api-writer.ts';
 import type { KubeletApiDeps } from './kubelet.ts';
 import type { GenericPleg } from './pleg/generic.ts';
+import type { NodePressure } from './eviction/manager.ts';
 
 export interface ClusterEdge {
   client: KubeClient;
   machine: MachineInfo;
   recorder: EventRecorder;
   api: KubeletApiDeps;
-  /** Starts the loops that need the kubelet (node status, lease, sources); returns their tasks. */
-  start(deps: { pleg: GenericPleg; podConfig: PodConfig; signal: AbortSignal }): Promise<void>[];
+  /** Starts the loops that need the kubelet (node status, lease, sources); returns their tasks. `pressure`: the eviction manager's. */
+  start(deps: { pleg: GenericPleg; podConfig: PodConfig; signal: AbortSignal; pressure?: () => NodePressure }): Promise<void>[];
+  /** Posts the node status at the next chance (e.g. a pressure condition changed); nothing before start(). */
+  updateNodeStatus(): void;
 }
 
 /** The node as admission sees it, from the Node the API server last returned. */
@@ -94,7 +97,8 @@ export async function connectToCluster(deps: { config: KubeletConfig; cri: CriCl
     machine,
     recorder,
     api: { client, mirrorPods, statusWriter, admissionNode: () => admissionNodeFrom(nodeStatus?.lastNode()) },
-    start: ({ pleg, podConfig, signal: runSignal }) => {
+    updateNodeStatus: () => nodeStatus?.updateNow(),
+    start: ({ pleg, podConfig, signal: runSignal, pressure }) => {
       nodeStatus = new NodeStatusUpdater({
         client,
         nodeName: config.nodeName,
@@ -104,6 +108,8 @@ export async function connectToCluster(deps: { config: KubeletConfig; cri: CriCl
         config,
         runtimeHealth: () => Promise.resolve(health.current()),
         plegHealth: () => pleg.healthy(),
+        allocatable: config,
+        ...(pressure ? { pressure } : {}),
         runtimeVersion: async (s) => {
           const v = await cri.version(s);
           return { type: v.runtime_name, version: v.runtime_version };

@@ -4,7 +4,7 @@
 //   a readiness change regenerates the status at once, a startup/liveness change syncs the pod.
 // and owns start/stop order. Start: runtime check, pod workers, PLEG, sources, servers.
 // Stop runs once, in reverse order.
-import { totalmem } from 'node:os';
+import { release, totalmem } from 'node:os';
 import type { CriClient } from './cri/client.ts';
 import type { Clock } from './common/clock.ts';
 import { removePodCgroups } from './cm/pod-cgroups.ts';
@@ -12,18 +12,27 @@ import { Backoff, CRASH_LOOP_BACKOFF, IMAGE_PULL_BACKOFF } from './common/backof
 import { errorMessage } from './common/errors.ts';
 import type { KubeletConfig } from './config/types.ts';
 import { LoggingEventRecorder, type EventRecorder } from './kube/events.ts';
-import type { Pod } from './kube/types.ts';
+import type { Pod, PodStatus } from './kube/types.ts';
 import type { PodChange } from './podconfig/pod-config.ts';
 import type { KubeClient } from './kube/client.ts';
 import { isNotFound as isApiNotFound } from './common/errors.ts';
 import type { MirrorPodManager } from './kube/mirror-pods.ts';
 import type { ApiStatusWriter } from './status/api-writer.ts';
-import { admitPod, type AdmissionNode } from './lifecycle/admission.ts';
+import { admitPod, type AdmissionNode, type AdmitResult } from './lifecycle/admission.ts';
+import type { PodCgroups } from './cm/container-manager.ts';
+import type { EvictPodOptions } from './eviction/manager.ts';
+import { EVICTION_REASON } from './eviction/ranking.ts';
+import { admitPodSecurity, appArmorHostError } from './lifecycle/security-admission.ts';
+import { SysctlAllowlist } from './lifecycle/sysctl.ts';
+import { ApiRuntimeClasses, STANDALONE_RUNTIME_CLASSES } from './kuberuntime/runtime-class.ts';
+import { RuntimeFeatures } from './kuberuntime/runtime-features.ts';
 import { API_SOURCE } from './podconfig/api-source.ts';
 import { CONFIG_SOURCE_ANNOTATION } from './podconfig/manifest.ts';
 import { isStaticPod } from './cm/qos.ts';
 import { ImageManager } from './kuberuntime/images.ts';
 import { ApiPodObjectSource } from './kube/object-cache.ts';
+import { NodeDockerConfig } from './credentialprovider/node-config.ts';
+import { PodPullCredentials } from './credentialprovider/pull-credentials.ts';
 import { VolumeManager } from './volumes/volumes.ts';
 import { SystemMounter } from './volumes/mounter.ts';
 import { KubeRuntimeManager, readTerminationMessage } from './kuberuntime/runtime-manager.ts';
@@ -58,6 +67,10 @@ export interface KubeletDeps {
   api?: KubeletApiDeps | null;
   /** Where pod, PLEG and probe metrics go (none: not measured). */
   metrics?: KubeletMetrics;
+  /** The pod cgroups (QoS container manager); absent: pod cgroups are only removed. */
+  podCgroups?: PodCgroups;
+  /** Admission checks run before the others (upstream's eviction manager handler comes first). */
+  admitHandlers?: { admit(pod: Pod): AdmitResult }[];
 }
 
 /** What the kubelet uses of the API server when it is part of a cluster. */
@@ -96,8 +109,16 @@ export class Kubelet implements PodSyncer {
   /** When each pod was first seen, until it first runs (kubelet_pod_start_duration_seconds). */
   private readonly firstSeenMs = new Map<string, number>();
   private podDirsCleaned = false;
+  /** What the runtime supports (user namespaces, supplementalGroupsPolicy), read at start-up. */
+  private readonly runtimeFeatures: RuntimeFeatures;
+  /** Sysctls pods may set: the safe ones plus allowedUnsafeSysctls. */
+  private readonly sysctlAllowlist: SysctlAllowlist;
+  /** Why this node cannot enforce AppArmor (null: it can), checked once at start-up as upstream. */
+  private readonly appArmorHostError: string | null;
   /** Pods synced at least once (the pod worker duration's create vs sync). */
   private readonly syncedOnce = new Set<string>();
+  /** Pods being or having been evicted: their final status and grace period, who waits for the kill, whether it is cleaned up. */
+  private readonly evictions = new Map<string, { opts: EvictPodOptions; done: PromiseWithResolvers<void>; cleaned: boolean }>();
 
   constructor(deps: KubeletDeps) {
     this.deps = deps;
@@ -120,7 +141,15 @@ export class Kubelet implements PodSyncer {
         ? (r) => deps.metrics!.countProbe({ probeType: PROBE_METRIC_TYPES[r.probeType], container: r.container, pod: r.pod, namespace: r.namespace, podUID: r.podUID }, PROBE_METRIC_RESULTS[r.result], r.durationMs / 1000)
         : undefined,
     });
+    this.runtimeFeatures = new RuntimeFeatures({ status: (signal) => cri.statusResponse(signal), clock, logger });
+    this.sysctlAllowlist = SysctlAllowlist.forNode(release(), config.allowedUnsafeSysctls);
+    this.appArmorHostError = appArmorHostError();
     this.runtimeManager = new KubeRuntimeManager({
+      security: {
+        images: cri,
+        runtimeClasses: deps.api ? new ApiRuntimeClasses({ client: deps.api.client, clock }) : STANDALONE_RUNTIME_CLASSES,
+        features: this.runtimeFeatures,
+      },
       hooks: new HandlerRunner({ runtime: cri, clock, recorder }),
       objectSource,
       volumes: this.volumeManager,
@@ -131,6 +160,8 @@ export class Kubelet implements PodSyncer {
         clock,
         recorder,
         serializePulls: config.serializeImagePulls,
+        // The pod's imagePullSecrets, then the node's docker config (<rootDir>/config.json, ~/.docker/config.json, ...).
+        credentials: new PodPullCredentials({ secrets: objectSource, node: new NodeDockerConfig({ rootDir: config.rootDir, clock, logger }), recorder, logger }),
       }),
       crashBackoff: new Backoff(CRASH_LOOP_BACKOFF, clock),
       clock,
@@ -170,6 +201,7 @@ export class Kubelet implements PodSyncer {
         const v = await this.deps.cri.version(AbortSignal.any([signal, AbortSignal.timeout(5_000)]));
         this.runtimeName = v.runtime_name || 'containerd';
         this.log.info({ runtime: v.runtime_name, runtimeVersion: v.runtime_version, criVersion: v.runtime_api_version }, 'container runtime is up');
+        await this.runtimeFeatures.refresh(signal);
         return;
       } catch (err) {
         signal.throwIfAborted();
@@ -211,24 +243,90 @@ export class Kubelet implements PodSyncer {
 
   /**
    * Admission of a pod the kubelet does not run yet (upstream canAdmitPod): a rejected pod is
-   * Failed with upstream's reason and never runs. Pods the API already reports terminal, and
-   * every pod when the node is not known yet (standalone), are not checked.
+   * Failed with upstream's reason and never runs. Pods the API already reports terminal are not
+   * checked; the node checks (resources, ports, affinity, taints) only once the node is known,
+   * the security checks (sysctls, AppArmor, supplementalGroupsPolicy) always.
    */
   private admit(pod: Pod): boolean {
-    const node = this.deps.api?.admissionNode() ?? null;
-    if (!node || isTerminalPhase(pod.status?.phase)) return true;
+    if (isTerminalPhase(pod.status?.phase)) return true;
     const uid = pod.metadata?.uid ?? '';
-    const active = [...this.pods.values()].filter((p) => {
-      const u = p.metadata?.uid ?? '';
-      return u !== uid && !this.rejected.has(u) && this.podWorkers.state(u) !== 'terminated' && !isTerminalPhase(this.statusManager.getPodStatus(u)?.phase);
-    });
-    const result = admitPod(pod, active, node);
+    const result = this.admitResult(pod, uid);
     if (result.admit) return true;
     this.rejected.add(uid);
     this.log.warn({ pod: podRef(pod), podUID: uid, reason: result.reason }, result.message);
     this.recorder.event(pod, 'Warning', result.reason, result.message);
     this.statusManager.setPodStatus(pod, { phase: 'Failed', reason: result.reason, message: result.message, startTime: undefined, conditions: [] });
     return false;
+  }
+
+  private admitResult(pod: Pod, uid: string): AdmitResult {
+    for (const h of this.deps.admitHandlers ?? []) {
+      const r = h.admit(pod);
+      if (!r.admit) return r;
+    }
+    const security = admitPodSecurity(pod, {
+      sysctls: this.sysctlAllowlist,
+      appArmorHostError: this.appArmorHostError,
+      supplementalGroupsPolicySupported: this.runtimeFeatures.current().supplementalGroupsPolicy,
+      standalone: !this.deps.api,
+    });
+    const node = this.deps.api?.admissionNode() ?? null;
+    if (!security.admit || !node) return security;
+    const active = [...this.pods.values()].filter((p) => {
+      const u = p.metadata?.uid ?? '';
+      return u !== uid && !this.rejected.has(u) && this.podWorkers.state(u) !== 'terminated' && !isTerminalPhase(this.statusManager.getPodStatus(u)?.phase);
+    });
+    return admitPod(pod, active, node);
+  }
+
+  /**
+   * Pods admitted, syncing and not terminal (upstream GetActivePods): the eviction candidates and
+   * what the QoS cgroups are sized for.
+   */
+  activePods(): Pod[] {
+    return [...this.pods.values()].filter((p) => {
+      const u = p.metadata?.uid ?? '';
+      return !this.rejected.has(u) && !this.evictions.has(u) && this.podWorkers.state(u) === 'syncing' && !isTerminalPhase(p.status?.phase) && !isTerminalPhase(this.statusManager.getPodStatus(u)?.phase);
+    });
+  }
+
+  /** Every pod UID the kubelet knows: desired by a source, or handled by a worker. */
+  knownPodUIDs(): Set<string> {
+    return new Set([...this.pods.keys(), ...this.podWorkers.knownPods()]);
+  }
+
+  /**
+   * Evicts a pod (upstream killPodFunc with the eviction's status): it stops within
+   * opts.gracePeriodSeconds (never less than 2 s) and ends Failed with reason Evicted, opts.message
+   * and opts.condition; its volumes are torn down. Resolves once its containers are stopped;
+   * rejects when that takes longer than the grace period + 60 s or the signal aborts.
+   */
+  async evictPod(pod: Pod, opts: EvictPodOptions, signal: AbortSignal): Promise<void> {
+    const uid = pod.metadata?.uid ?? '';
+    let entry = this.evictions.get(uid);
+    if (!entry) {
+      entry = { opts, done: Promise.withResolvers<void>(), cleaned: false };
+      entry.done.promise.catch(() => undefined);
+      this.evictions.set(uid, entry);
+    }
+    this.podWorkers.syncPod(this.pods.get(uid) ?? pod);
+    const both = AbortSignal.any([signal, AbortSignal.timeout((Math.max(opts.gracePeriodSeconds, 2) + 60) * 1000)]);
+    const done = entry.done.promise;
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => reject(both.reason as Error);
+      if (both.aborted) return onAbort();
+      both.addEventListener('abort', onAbort, { once: true });
+      done.then(() => {
+        both.removeEventListener('abort', onAbort);
+        resolve();
+      }, reject);
+    });
+  }
+
+  /** True once an evicted pod's containers are stopped and its volumes torn down, or it is gone (upstream PodCleanedUpFunc). */
+  podCleanedUp(uid: string): boolean {
+    const entry = this.evictions.get(uid);
+    return !entry || entry.cleaned || this.podWorkers.state(uid) !== 'syncing';
   }
 
   /** Pods the runtime has that no source wants and no worker handles: kill and remove them. */
@@ -266,16 +364,25 @@ export class Kubelet implements PodSyncer {
     const { cri } = this.deps;
     const mirror = this.deps.api && isStaticPod(pod) ? this.deps.api.mirrorPods.ensureMirrorPod(pod, signal) : null;
     let state = await readPodRuntimeState(cri, uid, signal);
-    if (isTerminalPhase(pod.status?.phase) || isTerminalPhase(this.statusManager.getPodStatus(uid)?.phase)) {
+    const eviction = this.evictions.get(uid);
+    if (eviction || isTerminalPhase(pod.status?.phase) || isTerminalPhase(this.statusManager.getPodStatus(uid)?.phase)) {
       // A terminal pod never runs again (upstream: the pod worker goes straight to terminated).
       if (state.containers.some((c) => c.state === 'running') || state.sandboxes.some((s) => s.ready)) {
-        await this.runtimeManager.killPod(pod, state, null, signal);
+        if (eviction) this.probeManager.stopLivenessAndStartup(uid);
+        await this.runtimeManager.killPod(pod, state, eviction ? eviction.opts.gracePeriodSeconds : null, signal);
         state = await readPodRuntimeState(cri, uid, signal);
       }
-      await this.setStatus(pod, state, new Map(), false);
+      await this.setStatus(pod, state, new Map(), false, !!eviction);
+      if (eviction && !eviction.cleaned) {
+        eviction.done.resolve();
+        // Upstream tears down a terminated pod's volumes: a memory-backed emptyDir holds its memory until then.
+        await this.volumeManager.tearDownPod(uid);
+        eviction.cleaned = true;
+      }
       await mirror;
       return { requeueAfterMs: null };
     }
+    await this.deps.podCgroups?.ensurePod(pod);
     const result = await this.runtimeManager.syncPod(pod, state, signal, this.probeResults(uid, state));
     // Keeps tokens, configMaps and secrets in the pod's volumes current.
     await this.volumeManager.refreshPod(pod, signal);
@@ -338,12 +445,28 @@ export class Kubelet implements PodSyncer {
       // Called for running containers only; it may trigger a readiness probe run (upstream).
       probes: (name, id) => this.probeManager.containerProbeStatus(uid, name, id, true),
     });
+    this.applyEviction(pod, status);
     this.statusManager.setPodStatus(pod, status);
     const firstSeen = this.firstSeenMs.get(uid);
     if (firstSeen !== undefined && status.phase === 'Running' && status.containerStatuses?.every((c) => c.state?.running)) {
       this.firstSeenMs.delete(uid);
       this.deps.metrics?.observePodStart((this.deps.clock.now() - firstSeen) / 1000);
     }
+  }
+
+  /**
+   * An evicted pod's status is Failed with reason Evicted, its message and condition (upstream's
+   * PodStatusFunc of the eviction). A pod the API already reports evicted stays so after a restart.
+   */
+  private applyEviction(pod: Pod, status: PodStatus): void {
+    const opts = this.evictions.get(pod.metadata?.uid ?? '')?.opts;
+    const recorded = pod.status?.phase === 'Failed' && pod.status.reason === EVICTION_REASON ? pod.status : undefined;
+    if (!opts && !recorded) return;
+    status.phase = 'Failed';
+    status.reason = EVICTION_REASON;
+    status.message = opts?.message ?? recorded?.message;
+    const c = opts?.condition ?? recorded?.conditions?.find((x) => x.type === 'DisruptionTarget');
+    if (c) status.conditions = [...(status.conditions ?? []).filter((x) => x.type !== c.type), { type: c.type, status: c.status, reason: c.reason, message: c.message }];
   }
 
   /**
@@ -385,7 +508,8 @@ export class Kubelet implements PodSyncer {
     const names = name && namespace ? { name, namespace } : null;
     await this.volumeManager.tearDownPod(uid); // unmounts tmpfs volumes before the pod folder goes
     await this.runtimeManager.removePod(uid, state, names, signal);
-    if (this.deps.config.cgroupsPerQOS) await removePodCgroups(uid, this.deps.config.cgroupRoot);
+    if (this.deps.podCgroups) await this.deps.podCgroups.podRemoved(uid);
+    else if (this.deps.config.cgroupsPerQOS) await removePodCgroups(uid, this.deps.config.cgroupRoot);
     // Removed from the API only once its resources on the node are reclaimed (upstream
     // PodResourcesAreReclaimed), so "gone from the API" means gone from the node too.
     if (api && deletedThroughApi) await this.deletePodFromApi(api, pod, signal);
@@ -393,6 +517,8 @@ export class Kubelet implements PodSyncer {
     this.statusInputs.delete(uid);
     this.probeManager.removePod(uid);
     this.rejected.delete(uid);
+    this.evictions.get(uid)?.done.reject(new Error('the pod was removed before its eviction completed'));
+    this.evictions.delete(uid);
     this.statusManager.removePod(uid);
     api?.statusWriter.forget(uid);
     this.log.info({ pod: names ? `${names.namespace}/${names.name}` : undefined, podUID: uid }, 'pod terminated and removed');
@@ -416,7 +542,7 @@ export class Kubelet implements PodSyncer {
    * messages by container ID; those of containers the runtime no longer has are forgotten.
    */
   private async readTerminationMessages(pod: Pod, state: PodRuntimeState): Promise<Map<string, string>> {
-    const specs = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
+    const specs = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? []), ...(pod.spec?.ephemeralContainers ?? [])];
     const m = pod.metadata ?? {};
     const previous = this.terminationMessages.get(state.uid);
     const messages = new Map<string, string>();

@@ -20,6 +20,10 @@ import { CriStatsProvider } from './stats/provider.ts';
 import { ContainerLogManager } from './logs/rotation.ts';
 import { parseQuantity } from './cm/quantity.ts';
 import { describePodStatus } from './status/describe.ts';
+import { ContainerManager } from './cm/container-manager.ts';
+import { EvictionManager } from './eviction/manager.ts';
+import { hasDedicatedImageFs } from './eviction/disk-info.ts';
+import { readMachineInfo } from './node/machine.ts';
 
 async function main(): Promise<number> {
   let loaded;
@@ -72,6 +76,34 @@ async function main(): Promise<number> {
     const cluster = config.kubeconfig
       ? await connectToCluster({ config, cri, clock: realClock, logger, localRecorder, signal: stop.signal, closers })
       : null;
+    const stats = new CriStatsProvider({
+      runtime: cri,
+      nodeName: config.nodeName,
+      rootDir: config.rootDir,
+      podLogsDir: config.podLogsDir,
+      cgroupRoot: config.cgroupRoot,
+      clock: realClock,
+      logger,
+    });
+    // Resource management: the QoS/pod cgroups and the eviction manager (the callbacks run once `kubelet` is set).
+    const containerManager = new ContainerManager({
+      config,
+      machine: cluster?.machine ?? (await readMachineInfo(config.rootDir)),
+      activePods: () => kubelet.activePods(),
+      knownPods: () => kubelet.knownPodUIDs(),
+      clock: realClock,
+      logger,
+    });
+    const eviction = new EvictionManager({
+      config,
+      summary: (signal) => stats.summaryMs(signal, true),
+      pods: { activePods: () => kubelet.activePods(), evictPod: (pod, opts, signal) => kubelet.evictPod(pod, opts, signal), podCleanedUp: (uid) => kubelet.podCleanedUp(uid) },
+      dedicatedImageFs: (signal) => hasDedicatedImageFs(cri, config.rootDir, signal),
+      recorder: cluster?.recorder ?? localRecorder,
+      clock: realClock,
+      logger,
+      onConditionsChanged: () => cluster?.updateNodeStatus(),
+    });
     const kubelet: Kubelet = new Kubelet({
       config,
       cri,
@@ -81,6 +113,8 @@ async function main(): Promise<number> {
       sourcesReady: () => podConfig.seenAllSources(),
       api: cluster?.api ?? null,
       metrics,
+      podCgroups: containerManager,
+      admitHandlers: [eviction],
     });
     kubelet.statusManager.onChange((pod, status) => {
       logger.info(describePodStatus(pod, status), 'pod status');
@@ -99,15 +133,7 @@ async function main(): Promise<number> {
         configz: () => configzView(config),
         runtime: cri,
         metrics,
-        stats: new CriStatsProvider({
-          runtime: cri,
-          nodeName: config.nodeName,
-          rootDir: config.rootDir,
-          podLogsDir: config.podLogsDir,
-          cgroupRoot: config.cgroupRoot,
-          clock: realClock,
-          logger,
-        }),
+        stats,
       }));
     }
     await kubelet.waitForRuntime(stop.signal);
@@ -123,13 +149,14 @@ async function main(): Promise<number> {
         onPods,
       }));
     }
-    const tasks = [kubelet.pleg.run(stop.signal)];
+    await containerManager.start();
+    const tasks = [kubelet.pleg.run(stop.signal), containerManager.run(stop.signal), eviction.run(stop.signal)];
     const logMaxSize = parseQuantity(config.containerLogMaxSize);
     if (logMaxSize > 0) {
       const rotation = new ContainerLogManager({ runtime: cri, clock: realClock, logger, maxSizeBytes: logMaxSize, maxFiles: config.containerLogMaxFiles, podLogsDir: config.podLogsDir });
       tasks.push(rotation.run(stop.signal));
     }
-    if (cluster) tasks.push(...cluster.start({ pleg: kubelet.pleg, podConfig, signal: stop.signal }));
+    if (cluster) tasks.push(...cluster.start({ pleg: kubelet.pleg, podConfig, signal: stop.signal, pressure: () => eviction.pressure() }));
     if (!config.staticPodPath && !cluster) logger.warn('no pod source: neither --pod-manifest-path (staticPodPath) nor --kubeconfig is configured');
     tasks.push(podConfig.run(stop.signal));
     logger.info({ nodeName: config.nodeName, staticPodPath: config.staticPodPath, runtime: config.containerRuntimeEndpoint }, 'tskubelet started');

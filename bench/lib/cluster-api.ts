@@ -60,6 +60,8 @@ export interface PodWatchTimeline {
   boundMs?: number;
   /** First event with status.startTime: the kubelet's first status write. */
   firstKubeletStatusMs?: number;
+  /** First event with a container in state terminated (the agent reported an exit). */
+  terminatedMs?: number;
   runningReadyMs?: number;
   /** First event with metadata.deletionTimestamp. */
   deletionSeenMs?: number;
@@ -183,6 +185,7 @@ export class PodWatchRecorder {
       if (pod.status?.startTime) t.firstKubeletStatusMs ??= at;
       if (isRunningAndReady(pod)) t.runningReadyMs ??= at;
       if (pod.metadata?.deletionTimestamp) t.deletionSeenMs ??= at;
+      if ((pod.status?.containerStatuses ?? []).some((c) => c.state?.terminated)) t.terminatedMs ??= at;
     }
     // A time first set by a list after 410 Gone is the list's time, not the event's.
     if (relisted && JSON.stringify(t) !== before) t.relisted = true;

@@ -16,6 +16,7 @@ import { buildContainerConfig, managedHostsFile } from '../../src/kuberuntime/co
 import { podDnsSettings } from '../../src/kuberuntime/dns.ts';
 import { expandContainerCommandAndArgs, makeEnvironment } from '../../src/kuberuntime/envvars.ts';
 import { buildSandboxConfig, podHostname } from '../../src/kuberuntime/sandbox-config.ts';
+import { containerSecurityContext, imageUser, NODE_USER_NAMESPACE } from '../../src/kuberuntime/security-context.ts';
 import { containerLogRelativePath, podLogDirectory } from '../../src/logs/paths.ts';
 import { nodeAddress } from '../../src/node/address.ts';
 import { parseManifestFile } from '../../src/podconfig/manifest.ts';
@@ -137,7 +138,7 @@ async function prepare(deps: BaselineDeps, manifestName: string, imageRef: strin
 
   // tskubelet writes /etc/hosts after the sandbox has its IP; here it is written beforehand
   // (without the IP line) so that no file I/O happens between the runtime calls.
-  await writeFile(join(podDir, 'etc-hosts'), managedHostsFile(pod, [], podHostname(pod, config.nodeName)), { mode: 0o644 });
+  await writeFile(join(podDir, 'etc-hosts'), managedHostsFile(pod, [], podHostname(pod, config.nodeName), ''), { mode: 0o644 });
   const mounts = [...(await containerVolumeMounts(pod, container, podDir)), { container_path: '/etc/hosts', host_path: join(podDir, 'etc-hosts'), readonly: false }];
   let terminationMessageHostPath = '';
   if (container.terminationMessagePath) {
@@ -160,6 +161,8 @@ async function prepare(deps: BaselineDeps, manifestName: string, imageRef: strin
     resources: containerLinuxResources(container, { cpuCFSQuota: true, cpuCFSQuotaPeriodUs: 100_000, podPidsLimit: config.podPidsLimit }),
     terminationMessageHostPath,
     isInit: false,
+    // The busybox test image declares no user: it runs as root, as tskubelet resolves it.
+    securityContext: containerSecurityContext(pod, container, { imageUser: imageUser(null), seccompProfileRoot: join(workDir, 'seccomp'), userns: NODE_USER_NAMESPACE }),
   });
   return { pod, name: meta.name ?? manifestName, sandboxConfig, containerConfig };
 }

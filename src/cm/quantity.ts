@@ -133,3 +133,39 @@ export const milliValue = (q: QuantityInput): number => nanosToMilli(parseQuanti
 
 /** Upstream Value(): '1500m' -> 2, '1Ki' -> 1024 (rounded up). Throws InvalidInput. */
 export const value = (q: QuantityInput): number => nanosToValue(parseQuantityNanos(q));
+
+/** Upstream's two common quantity formats: powers of 1000 (k, M, ...) or of 1024 (Ki, Mi, ...). */
+export type QuantityFormat = 'DecimalSI' | 'BinarySI';
+
+const DECIMAL_UP = ['', 'k', 'M', 'G', 'T', 'P', 'E'];
+const BINARY_UP = ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei'];
+const DECIMAL_DOWN: [bigint, string][] = [[1_000_000n, 'm'], [1_000n, 'u'], [1n, 'n']];
+
+/**
+ * The canonical text of a quantity given in nanos (upstream Quantity.String()): a whole value
+ * strips factors of 1000 (DecimalSI: '2000' -> '2k') or of 1024 (BinarySI: 16777216 -> '16Mi';
+ * below 1024 in magnitude, and whenever 1024 does not divide it, a plain number); a fraction is
+ * written in m, u or n ('1500m'). Pure.
+ */
+export function formatQuantityNanos(nanos: bigint, format: QuantityFormat): string {
+  if (nanos === 0n) return '0';
+  if (nanos % NANO !== 0n) {
+    for (const [unit, suffix] of DECIMAL_DOWN) if (nanos % unit === 0n) return `${nanos / unit}${suffix}`;
+  }
+  let v = nanos / NANO;
+  const binary = format === 'BinarySI' && (v >= 1024n || v <= -1024n);
+  const base = binary ? 1024n : 1000n;
+  const suffixes = binary ? BINARY_UP : DECIMAL_UP;
+  let i = 0;
+  while (i < suffixes.length - 1 && v % base === 0n) {
+    v /= base;
+    i++;
+  }
+  return `${v}${suffixes[i]}`;
+}
+
+/** The format a quantity text was written in: BinarySI for Ki, Mi, ..., DecimalSI otherwise. */
+export const formatOf = (text: QuantityInput): QuantityFormat => (/[KMGTPE]i$/.test(String(text)) ? 'BinarySI' : 'DecimalSI');
+
+/** A quantity text in upstream's canonical form ('1024Mi' -> '1Gi', '0.5Gi' -> '512Mi', '1.5' -> '1500m'). Throws InvalidInput. */
+export const canonicalQuantity = (text: QuantityInput): string => formatQuantityNanos(parseQuantityNanos(text), formatOf(text));

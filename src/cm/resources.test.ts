@@ -12,6 +12,7 @@ import {
   podRequests,
   podResourceLimits,
   podSandboxCgroupParent,
+  qosCgroupCpuShares,
   qosCgroupName,
 } from './resources.ts';
 
@@ -261,4 +262,12 @@ test('podResourceLimits: pod-level limits count as declared', () => {
   assert.deepEqual(podResourceLimits(pod, quotaOn), { cpuShares: 2048, cpuQuota: 200_000, cpuPeriod: 100_000, memoryLimitBytes: 2 ** 31 });
   const burst = mkPod([ctr('a'), ctr('b')], [], { resources: { requests: both('1', '1Gi'), limits: { memory: '2Gi' } } });
   assert.deepEqual(podResourceLimits(burst, quotaOn), { cpuShares: 1024, memoryLimitBytes: 2 ** 31 });
+});
+
+test('qosCgroupCpuShares: burstable sums the Burstable pods cpu requests, besteffort is 2', () => {
+  const burstable = (uid: string, cpu: string): Pod => ({ ...mkPod([ctr('a', { cpu })]), metadata: { uid, name: uid, namespace: 'ns' } });
+  const guaranteed = mkPod([ctr('g', both('1', '1Gi'), both('1', '1Gi'))]);
+  const besteffort = mkPod([ctr('b')]);
+  assert.deepEqual(qosCgroupCpuShares([]), { burstable: 2, bestEffort: 2 });
+  assert.deepEqual(qosCgroupCpuShares([burstable('x', '250m'), burstable('y', '500m'), guaranteed, besteffort]), { burstable: 768, bestEffort: 2 });
 });

@@ -247,3 +247,17 @@ export function podResourceLimits(pod: Pod, opts: CgroupResourceOptions & { podP
       return { cpuShares: MIN_SHARES, ...pids };
   }
 }
+
+/**
+ * Upstream setCPUCgroupConfig: the QoS-level cpu shares. Burstable: the shares of the summed
+ * cpu requests of the active Burstable pods (2 when there are none); BestEffort: always 2.
+ * Throws InvalidInput for a bad quantity.
+ */
+export function qosCgroupCpuShares(activePods: readonly Pod[]): { burstable: number; bestEffort: number } {
+  let milli = 0;
+  for (const pod of activePods) {
+    if (getPodQOS(pod) !== 'Burstable') continue;
+    milli += nanosToMilli(podRequests(pod).get('cpu') ?? 0n);
+  }
+  return { burstable: milliCPUToShares(milli), bestEffort: MIN_SHARES };
+}

@@ -80,26 +80,31 @@ void test('null values count as unset', () => {
 
 void test('keeps valid upstream fields it does not implement, for /configz', () => {
   const { values, passThrough } = parseKubeletConfigFile(`${HEADER}
-evictionHard: {memory.available: 100Mi}
+qosReserved: {memory: 50%}
 featureGates: {SidecarContainers: true}
 failSwapOn: false
 rotateCertificates: true
 nodeStatusUpdateFrequency: 10s
 imageGCHighThresholdPercent: 85
 memoryThrottlingFactor: 0.9
-enforceNodeAllocatable: [pods]
+providerID: kind://docker/n1
 `);
   assert.deepEqual(values, {});
   assert.deepEqual(passThrough, {
-    evictionHard: { 'memory.available': '100Mi' },
+    qosReserved: { memory: '50%' },
     featureGates: { SidecarContainers: true },
     failSwapOn: false,
     rotateCertificates: true,
     nodeStatusUpdateFrequency: '10s',
     imageGCHighThresholdPercent: 85,
     memoryThrottlingFactor: 0.9,
-    enforceNodeAllocatable: ['pods'],
+    providerID: 'kind://docker/n1',
   });
+});
+
+void test('allowedUnsafeSysctls is a setting: a list of namespaced sysctls or patterns', () => {
+  assert.deepEqual(parseKubeletConfigFile(`${HEADER}allowedUnsafeSysctls: [net.core.somaxconn, 'kernel.msg*']\n`).values, { allowedUnsafeSysctls: ['net.core.somaxconn', 'kernel.msg*'] });
+  rejects(`${HEADER}allowedUnsafeSysctls: net.core.somaxconn\n`, /field "allowedUnsafeSysctls"/);
 });
 
 void test('unknown fields are errors naming the field', () => {
@@ -127,7 +132,9 @@ void test('wrong types are errors naming the field and the expectation', () => {
   rejects(`${HEADER}logging: text\n`, /field "logging": must be a mapping/);
   rejects(`${HEADER}failSwapOn: "no"\n`, 'invalid KubeletConfiguration: field "failSwapOn": must be a boolean, got "no"');
   rejects(`${HEADER}nodeStatusUpdateFrequency: 10\n`, /field "nodeStatusUpdateFrequency": must be a duration/);
-  rejects(`${HEADER}evictionHard: [a]\n`, /field "evictionHard": must be a mapping/);
+  rejects(`${HEADER}qosReserved: [a]\n`, /field "qosReserved": must be a mapping/);
+  rejects(`${HEADER}evictionHard: [a]\n`, /field "evictionHard": must be a map of eviction signals/);
+  rejects(`${HEADER}kubeReserved: {cpu: 1}\n`, /field "kubeReserved": must be a map of cpu, memory/);
 });
 
 void test('durations must be Go duration strings', () => {
@@ -175,4 +182,32 @@ authorization:
   assert.throws(() => parseKubeletConfigFile(`${HEADER}authentication: {x509: {clientCA: a}}\n`), /unknown field "authentication.x509.clientCA"/);
   assert.throws(() => parseKubeletConfigFile(`${HEADER}authorization: {mode: RBAC}\n`), /field "authorization.mode": must be one of "AlwaysAllow", "Webhook"/);
   assert.throws(() => parseKubeletConfigFile(`${HEADER}authentication: 3\n`), /field "authentication": must be a mapping/);
+});
+
+void test('node allocatable and eviction settings are read as maps, lists and durations', () => {
+  const { values, passThrough } = parseKubeletConfigFile(`${HEADER}
+kubeReserved: {cpu: 100m, memory: 256Mi}
+systemReserved: {memory: 1Gi, ephemeral-storage: 1Gi}
+enforceNodeAllocatable: [pods]
+evictionHard: {memory.available: 200Mi, nodefs.available: 5%}
+evictionSoft: {memory.available: 500Mi}
+evictionSoftGracePeriod: {memory.available: 1m30s}
+evictionMinimumReclaim: {memory.available: 0Mi}
+evictionPressureTransitionPeriod: 30s
+evictionMaxPodGracePeriod: 60
+mergeDefaultEvictionSettings: true
+`);
+  assert.deepEqual(passThrough, {});
+  assert.deepEqual(values, {
+    kubeReserved: { cpu: '100m', memory: '256Mi' },
+    systemReserved: { memory: '1Gi', 'ephemeral-storage': '1Gi' },
+    enforceNodeAllocatable: ['pods'],
+    evictionHard: { 'memory.available': '200Mi', 'nodefs.available': '5%' },
+    evictionSoft: { 'memory.available': '500Mi' },
+    evictionSoftGracePeriod: { 'memory.available': '1m30s' },
+    evictionMinimumReclaim: { 'memory.available': '0Mi' },
+    evictionPressureTransitionPeriodMs: 30_000,
+    evictionMaxPodGracePeriod: 60,
+    mergeDefaultEvictionSettings: true,
+  });
 });

@@ -40,15 +40,13 @@ const UPSTREAM_PASS_THROUGH: Readonly<Record<string, PassKind>> = {
   topologyManagerScope: 'string', topologyManagerPolicyOptions: 'map', qosReserved: 'map',
   hairpinMode: 'string', podCIDR: 'string', runOnce: 'bool', cpuCFSQuota: 'bool',
   cpuCFSQuotaPeriod: 'duration', nodeStatusMaxImages: 'int', maxOpenFiles: 'int', contentType: 'string',
-  kubeAPIQPS: 'int', kubeAPIBurst: 'int', maxParallelImagePulls: 'int', evictionHard: 'map',
-  evictionSoft: 'map', evictionSoftGracePeriod: 'map', evictionPressureTransitionPeriod: 'duration',
-  evictionMaxPodGracePeriod: 'int', evictionMinimumReclaim: 'map', mergeDefaultEvictionSettings: 'bool',
+  kubeAPIQPS: 'int', kubeAPIBurst: 'int', maxParallelImagePulls: 'int',
   podsPerCore: 'int', enableControllerAttachDetach: 'bool', protectKernelDefaults: 'bool',
   makeIPTablesUtilChains: 'bool', iptablesMasqueradeBit: 'int', iptablesDropBit: 'int', featureGates: 'map',
   failSwapOn: 'bool', memorySwap: 'map', containerLogMaxWorkers: 'int', containerLogMonitorInterval: 'duration',
-  configMapAndSecretChangeDetectionStrategy: 'string', systemReserved: 'map', kubeReserved: 'map',
+  configMapAndSecretChangeDetectionStrategy: 'string',
   reservedSystemCPUs: 'string', showHiddenMetricsForVersion: 'string', systemReservedCgroup: 'string',
-  kubeReservedCgroup: 'string', enforceNodeAllocatable: 'list', allowedUnsafeSysctls: 'list',
+  kubeReservedCgroup: 'string',
   volumePluginDir: 'string', providerID: 'string', kernelMemcgNotification: 'bool',
   enableSystemLogHandler: 'bool', enableSystemLogQuery: 'bool', shutdownGracePeriod: 'duration',
   shutdownGracePeriodCriticalPods: 'duration', shutdownGracePeriodByPodPriority: 'list',
@@ -152,6 +150,9 @@ function convert(setting: Setting, raw: unknown): unknown {
       return toTaints(raw);
     case 'labels':
       return undefined; // flag only: no config field
+    case 'map':
+    case 'thresholdMap':
+      return isMapping(raw) && Object.values(raw).every((v) => typeof v === 'string') ? { ...raw } : undefined;
   }
 }
 

@@ -123,3 +123,21 @@ void test('usage lists every flag once with a description', () => {
   assert.match(text, /-v, --v int/);
   assert.match(text, /--pod-infra-container-image string\s+.*\(default "127\.0\.0\.1:5000\/pause:3\.10"\)/);
 });
+
+void test('eviction and reservation flags: langle and equals maps merge when repeated', () => {
+  const { values } = parseFlags([
+    '--eviction-hard=memory.available<1Gi,nodefs.available<10%', '--eviction-hard', 'imagefs.available<20%',
+    '--eviction-soft-grace-period=memory.available=1m', '--kube-reserved=cpu=100m,memory=1Gi',
+    '--enforce-node-allocatable=pods', '--eviction-pressure-transition-period=30s', '--eviction-max-pod-grace-period=20',
+  ]);
+  assert.deepEqual(values, {
+    evictionHard: { 'memory.available': '1Gi', 'nodefs.available': '10%', 'imagefs.available': '20%' },
+    evictionSoftGracePeriod: { 'memory.available': '1m' },
+    kubeReserved: { cpu: '100m', memory: '1Gi' },
+    enforceNodeAllocatable: ['pods'],
+    evictionPressureTransitionPeriodMs: 30_000,
+    evictionMaxPodGracePeriod: 20,
+  });
+  rejects(['--eviction-hard=memory.available=1Gi'], /--eviction-hard: must be/);
+  assert.match(usage(), /--eviction-hard mapStringString\s+.*\(default imagefs\.available<15%,memory\.available<100Mi,nodefs\.available<10%,nodefs\.inodesFree<5%\)/);
+});

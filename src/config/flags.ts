@@ -15,6 +15,7 @@ import {
   parseGoBool,
   parseGoDuration,
   parseKeyValuePairs,
+  parseSeparatedPairs,
   parseTaintList,
 } from './values.ts';
 
@@ -132,6 +133,10 @@ function convert(setting: Setting, text: string): unknown {
       return parseKeyValuePairs(text);
     case 'taints':
       return parseTaintList(text);
+    case 'map':
+      return parseKeyValuePairs(text);
+    case 'thresholdMap':
+      return parseSeparatedPairs(text, '<');
   }
 }
 
@@ -140,7 +145,7 @@ function accumulate(kind: ValueKind, previous: unknown, next: unknown): unknown 
   if (Array.isArray(previous) && Array.isArray(next) && (kind === 'stringList' || kind === 'taints')) {
     return [...(previous as unknown[]), ...(next as unknown[])];
   }
-  if (kind === 'labels' && typeof previous === 'object' && typeof next === 'object') return { ...previous, ...next };
+  if ((kind === 'labels' || kind === 'map' || kind === 'thresholdMap') && typeof previous === 'object' && typeof next === 'object') return { ...previous, ...next };
   return next;
 }
 
@@ -154,6 +159,8 @@ const TYPE_NAMES: Readonly<Record<ValueKind, string>> = {
   stringList: 'strings',
   labels: 'mapStringString',
   taints: 'taints',
+  map: 'mapStringString',
+  thresholdMap: 'mapStringString',
 };
 
 /** The --help text: every supported flag with a one-line description and its default. */
@@ -181,5 +188,10 @@ function defaultNote(key: SettingKey): string {
   if (v === '' || v === 0 || v === false || (Array.isArray(v) && v.length === 0)) return '';
   if (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0) return '';
   if (kind === 'duration' && typeof v === 'number') return ` (default ${formatGoDuration(v)})`;
+  if (Array.isArray(v)) return ` (default [${v.join(',')}])`;
+  if (typeof v === 'object' && v !== null) {
+    const sep = kind === 'thresholdMap' ? '<' : '=';
+    return ` (default ${Object.entries(v).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => `${k}${sep}${String(x)}`).join(',')})`;
+  }
   return ` (default ${typeof v === 'string' ? JSON.stringify(v) : String(v)})`;
 }

@@ -143,3 +143,14 @@ void test('reads a real file with the default reader', async () => {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+void test('eviction settings are validated, soft thresholds need a grace period', async () => {
+  await rejects(['--eviction-hard=memory.avail<1Gi'], fakeEnv(), /field "evictionHard" \(flag --eviction-hard\): must be a map of eviction signals/);
+  await rejects(['--eviction-hard=memory.available<-1Gi'], fakeEnv(), /field "evictionHard"/);
+  await rejects(['--eviction-soft=memory.available<1Gi'], fakeEnv(), /eviction settings: grace period must be specified for the soft eviction threshold memory.available/);
+  await rejects(['--enforce-node-allocatable=pods,kube-reserved'], fakeEnv(), /field "enforceNodeAllocatable"/);
+  await rejects(['--system-reserved=gpu=1'], fakeEnv(), /field "systemReserved"/);
+  const config = await load(['--eviction-soft=memory.available<1Gi', '--eviction-soft-grace-period=memory.available=30s', '--enforce-node-allocatable=none']);
+  assert.deepEqual(config.evictionSoft, { 'memory.available': '1Gi' });
+  assert.deepEqual(config.enforceNodeAllocatable, ['none']);
+});

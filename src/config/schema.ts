@@ -4,6 +4,7 @@
 
 import { AUTHORIZATION_MODES, CGROUP_DRIVERS, TLS_VERSIONS } from './types.ts';
 import type { SettingKey } from './types.ts';
+import { parseThresholdStatement, SIGNALS } from '../eviction/thresholds.ts';
 import {
   isAllowedNodeLabelKey,
   isCleanAbsolutePath,
@@ -13,10 +14,12 @@ import {
   isNodeIPList,
   isNonNegativeQuantity,
   isQualifiedName,
+  parseGoDuration,
 } from './values.ts';
+import { allowlistEntryProblem } from '../lifecycle/sysctl.ts';
 
 /** How a source turns raw input into a value; the rule then checks the merged value. */
-export type ValueKind = 'string' | 'bool' | 'int' | 'duration' | 'enum' | 'stringList' | 'labels' | 'taints';
+export type ValueKind = 'string' | 'bool' | 'int' | 'duration' | 'enum' | 'stringList' | 'labels' | 'taints' | 'map' | 'thresholdMap';
 
 /** A constraint on a merged value, with the phrase used in every message about it. */
 export interface Rule {
@@ -59,6 +62,28 @@ const runtimeEndpoint = (allowEmpty: boolean): Rule => ({
   expect: `${allowEmpty ? "'' or " : ''}a unix socket URL such as "unix:///run/containerd/containerd.sock"`,
   test: (v) => isString(v) && ((allowEmpty && v === '') || /^unix:\/\/\/./.test(v)),
 });
+
+const isStringMap = (v: unknown): v is Record<string, string> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every(isString);
+const isSignalName = (k: string): boolean => (SIGNALS as readonly string[]).includes(k);
+const parses = (f: () => unknown): boolean => {
+  try {
+    f();
+    return true;
+  } catch {
+    return false;
+  }
+};
+/** Resources that can be reserved (upstream: cpu, memory, ephemeral-storage, pid). */
+const RESERVABLE = ['cpu', 'memory', 'ephemeral-storage', 'pid'];
+const reservedList: Rule = {
+  expect: 'a map of cpu, memory, ephemeral-storage or pid to non-negative quantities such as "100m" or "1Gi"',
+  test: (v) => isStringMap(v) && Object.entries(v).every(([k, q]) => RESERVABLE.includes(k) && isNonNegativeQuantity(q)),
+};
+const thresholdMap: Rule = {
+  expect: 'a map of eviction signals (memory.available, nodefs.available, nodefs.inodesFree, imagefs.available, imagefs.inodesFree, pid.available, ...) to a positive quantity or a percentage',
+  test: (v) => isStringMap(v) && Object.entries(v).every(([k, q]) => parses(() => parseThresholdStatement(k, q))),
+};
 
 /** Every user-settable KubeletConfig key. Keyed by SettingKey, so a missing key fails typecheck. */
 export const SETTINGS: { readonly [K in SettingKey]: Setting } = {
@@ -202,6 +227,58 @@ export const SETTINGS: { readonly [K in SettingKey]: Setting } = {
     rule: intIn(-1, Number.MAX_SAFE_INTEGER, 'an integer, -1 (unlimited) or more'),
     help: 'Maximum number of pids in any pod (-1 = unlimited).',
   },
+  kubeReserved: {
+    kind: 'map', field: 'kubeReserved', flag: 'kube-reserved', rule: reservedList,
+    help: 'Resources reserved for Kubernetes system components, e.g. cpu=200m,memory=500Mi: taken out of node allocatable.',
+  },
+  systemReserved: {
+    kind: 'map', field: 'systemReserved', flag: 'system-reserved', rule: reservedList,
+    help: 'Resources reserved for non-Kubernetes system daemons, e.g. cpu=200m,memory=500Mi: taken out of node allocatable.',
+  },
+  enforceNodeAllocatable: {
+    kind: 'stringList', field: 'enforceNodeAllocatable', flag: 'enforce-node-allocatable',
+    rule: {
+      expect: "'pods' (the kubepods cgroup is limited to node allocatable) or 'none' (tskubelet does not enforce kube-reserved or system-reserved cgroups)",
+      test: (v) => Array.isArray(v) && (v.every((x) => x === 'pods') || (v.length === 1 && v[0] === 'none')),
+    },
+    help: "Where node allocatable is enforced: 'pods' or 'none'.",
+  },
+  evictionHard: {
+    kind: 'thresholdMap', field: 'evictionHard', flag: 'eviction-hard', rule: thresholdMap,
+    help: 'Hard eviction thresholds, e.g. memory.available<1Gi: met, pods are evicted at once.',
+  },
+  evictionSoft: {
+    kind: 'thresholdMap', field: 'evictionSoft', flag: 'eviction-soft', rule: thresholdMap,
+    help: 'Soft eviction thresholds, e.g. memory.available<1.5Gi: met for their grace period, pods are evicted.',
+  },
+  evictionSoftGracePeriod: {
+    kind: 'map', field: 'evictionSoftGracePeriod', flag: 'eviction-soft-grace-period',
+    rule: {
+      expect: 'a map of eviction signals to durations such as "1m30s"',
+      test: (v) => isStringMap(v) && Object.entries(v).every(([k, d]) => isSignalName(k) && (parseGoDuration(d) ?? -1) >= 0),
+    },
+    help: 'Grace periods of the soft eviction thresholds, e.g. memory.available=1m30s.',
+  },
+  evictionMinimumReclaim: {
+    kind: 'map', field: 'evictionMinimumReclaim', flag: 'eviction-minimum-reclaim',
+    rule: {
+      expect: 'a map of eviction signals to a non-negative quantity or a positive percentage',
+      test: (v) => isStringMap(v) && Object.entries(v).every(([k, q]) => isSignalName(k) && (q.endsWith('%') ? Number(q.slice(0, -1)) > 0 : isNonNegativeQuantity(q))),
+    },
+    help: 'Minimum amount reclaimed beyond a threshold once an eviction starts, e.g. memory.available=0Mi,nodefs.available=500Mi.',
+  },
+  evictionPressureTransitionPeriodMs: {
+    kind: 'duration', field: 'evictionPressureTransitionPeriod', flag: 'eviction-pressure-transition-period', rule: nonNegativeDuration,
+    help: 'How long a node pressure condition stays true after its threshold was last met.',
+  },
+  evictionMaxPodGracePeriod: {
+    kind: 'int', field: 'evictionMaxPodGracePeriod', flag: 'eviction-max-pod-grace-period', rule: intIn(-INT32_MAX - 1, INT32_MAX, 'an integer'),
+    help: "Maximum grace period (s) of pods evicted for a soft threshold (capped by the pod's own).",
+  },
+  mergeDefaultEvictionSettings: {
+    kind: 'bool', field: 'mergeDefaultEvictionSettings',
+    help: 'Fill the evictionHard signals the configuration leaves out with their defaults.',
+  },
   clusterDNS: {
     kind: 'stringList', field: 'clusterDNS', flag: 'cluster-dns',
     rule: { expect: 'a list of IP addresses', test: (v) => Array.isArray(v) && v.every((s) => isString(s) && isIPAddress(s)) },
@@ -275,6 +352,14 @@ export const SETTINGS: { readonly [K in SettingKey]: Setting } = {
     },
     help: 'Taints to register the node with: comma-separated key=value:Effect.',
   },
+  allowedUnsafeSysctls: {
+    kind: 'stringList', field: 'allowedUnsafeSysctls', flag: 'allowed-unsafe-sysctls',
+    rule: {
+      expect: "a list of namespaced sysctl names or patterns ending in '*' (kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, net.*)",
+      test: (v) => Array.isArray(v) && v.every((s) => isString(s) && allowlistEntryProblem(s) === null),
+    },
+    help: "Comma-separated unsafe sysctls or patterns (ending in '*') pods may use; each must be namespaced.",
+  },
 };
 
 /** Kind phrases for type errors of settings without a rule (completes "must be ..."). */
@@ -287,6 +372,8 @@ const KIND_EXPECT: Readonly<Record<ValueKind, string>> = {
   stringList: 'a list of strings',
   labels: 'comma-separated key=value pairs',
   taints: 'taints key=value:Effect with Effect NoSchedule, PreferNoSchedule or NoExecute',
+  map: 'a mapping of strings',
+  thresholdMap: 'a mapping of strings',
 };
 
 /** The phrase completing "must be ..." for a setting, used in type and rule errors alike. */

@@ -80,6 +80,26 @@ export interface KubeletConfig {
   readonly maxPods: number;
   /** Max pids per pod; -1 = unlimited. */
   readonly podPidsLimit: number;
+  /** Resources reserved for Kubernetes system daemons: resource name (cpu, memory, ephemeral-storage, pid) -> quantity. */
+  readonly kubeReserved: Readonly<Record<string, string>>;
+  /** Resources reserved for the OS's daemons, as kubeReserved. */
+  readonly systemReserved: Readonly<Record<string, string>>;
+  /** Where node allocatable is enforced: ['pods'] (the kubepods cgroup limits) or ['none']. */
+  readonly enforceNodeAllocatable: readonly string[];
+  /** Hard eviction thresholds: signal (memory.available, nodefs.available, ...) -> quantity or percentage. */
+  readonly evictionHard: Readonly<Record<string, string>>;
+  /** Soft eviction thresholds, each with a grace period in evictionSoftGracePeriod. */
+  readonly evictionSoft: Readonly<Record<string, string>>;
+  /** Signal -> Go duration a soft threshold must hold before pods are evicted. */
+  readonly evictionSoftGracePeriod: Readonly<Record<string, string>>;
+  /** Signal -> quantity or percentage reclaimed beyond the threshold once an eviction starts. */
+  readonly evictionMinimumReclaim: Readonly<Record<string, string>>;
+  /** How long a pressure condition stays True after its threshold was last met. */
+  readonly evictionPressureTransitionPeriodMs: number;
+  /** Grace period (s) of pods evicted for a soft threshold, capped by the pod's own; 0 = stop at once. */
+  readonly evictionMaxPodGracePeriod: number;
+  /** Fill the evictionHard signals the configuration leaves out with their defaults. */
+  readonly mergeDefaultEvictionSettings: boolean;
   readonly clusterDNS: readonly string[];
   readonly clusterDomain: string;
   /** Resolver file for pods with DNSPolicy Default/ClusterFirst; '' = none. */
@@ -102,6 +122,8 @@ export interface KubeletConfig {
   readonly nodeLabels: Readonly<Record<string, string>>;
   readonly registerNode: boolean;
   readonly registerWithTaints: readonly Taint[];
+  /** Sysctls (names, or prefixes ending in '*') pods may set beyond the safe ones; each must be namespaced. */
+  readonly allowedUnsafeSysctls: readonly string[];
   /**
    * Valid upstream KubeletConfiguration fields tskubelet accepts but does not act on, as
    * written in the file (relative paths resolved), for /configz. Includes `logging` without
@@ -154,6 +176,17 @@ export const KUBELET_DEFAULTS: Readonly<Pick<KubeletConfig, SettingKey>> = Objec
   verbosity: 0,
   maxPods: 110,
   podPidsLimit: -1,
+  kubeReserved: Object.freeze({}),
+  systemReserved: Object.freeze({}),
+  enforceNodeAllocatable: Object.freeze(['pods']),
+  // Upstream DefaultEvictionHard (Linux).
+  evictionHard: Object.freeze({ 'memory.available': '100Mi', 'nodefs.available': '10%', 'nodefs.inodesFree': '5%', 'imagefs.available': '15%' }),
+  evictionSoft: Object.freeze({}),
+  evictionSoftGracePeriod: Object.freeze({}),
+  evictionMinimumReclaim: Object.freeze({}),
+  evictionPressureTransitionPeriodMs: 5 * 60_000,
+  evictionMaxPodGracePeriod: 0,
+  mergeDefaultEvictionSettings: false,
   clusterDNS: Object.freeze([]),
   clusterDomain: '',
   resolvConf: '/etc/resolv.conf',
@@ -169,4 +202,5 @@ export const KUBELET_DEFAULTS: Readonly<Pick<KubeletConfig, SettingKey>> = Objec
   nodeLabels: Object.freeze({}),
   registerNode: true,
   registerWithTaints: Object.freeze([]),
+  allowedUnsafeSysctls: Object.freeze([]),
 });

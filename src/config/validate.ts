@@ -5,6 +5,7 @@ import { SETTINGS, SETTING_KEYS, expectOf, shown } from './schema.ts';
 import type { Setting } from './schema.ts';
 import type { KubeletConfig } from './types.ts';
 import { isDns1123Subdomain } from './values.ts';
+import { thresholdConfigProblem } from '../eviction/thresholds.ts';
 
 /** The problems of a merged configuration, one message each; [] when valid. Pure. */
 export function configProblems(config: KubeletConfig): string[] {
@@ -15,6 +16,11 @@ export function configProblems(config: KubeletConfig): string[] {
     if (setting.rule !== undefined && !setting.rule.test(value)) {
       problems.push(`${describe(setting)}: must be ${expectOf(setting)}, got ${shown(value)}`);
     }
+  }
+  // Cross-field: every soft threshold needs its grace period (upstream ParseThresholdConfig).
+  if (problems.length === 0) {
+    const eviction = thresholdConfigProblem(config);
+    if (eviction) problems.push(`eviction settings: ${eviction}`);
   }
   if (!isDns1123Subdomain(config.nodeName)) {
     problems.push(

@@ -90,6 +90,17 @@ export function parseKeyValuePairs(text: string): Record<string, string> | undef
   return out;
 }
 
+/** `k<v,k2<v2` (cliflag.LangleSeparatedMapStringString with sep '<') -> record; undefined when a pair lacks the separator. */
+export function parseSeparatedPairs(text: string, sep: string): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const pair of parseCommaList(text)) {
+    const i = pair.indexOf(sep);
+    if (i < 0) return undefined;
+    out[pair.slice(0, i).trim()] = pair.slice(i + 1).trim();
+  }
+  return out;
+}
+
 /** `key=value:Effect,key:Effect` (--register-with-taints); undefined when malformed. */
 export function parseTaintList(text: string): Taint[] | undefined {
   const out: Taint[] = [];

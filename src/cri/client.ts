@@ -24,6 +24,7 @@ import type {
   PodSandboxFilter,
   PodSandboxStatus,
   RuntimeStatus,
+  StatusResponse,
   VersionResponse,
 } from './types.ts';
 
@@ -161,6 +162,10 @@ export class CriClient implements RuntimeService, ImageService {
   async status(signal?: AbortSignal): Promise<RuntimeStatus> {
     const res = await this.call<{ status: RuntimeStatus }>(this.runtime, 'Status', { verbose: false }, signal);
     return res.status;
+  }
+  /** The whole CRI Status answer: conditions plus the runtime's handlers and their features (empty when the runtime does not report them). */
+  statusResponse(signal?: AbortSignal): Promise<StatusResponse> {
+    return this.call<StatusResponse>(this.runtime, 'Status', { verbose: false }, signal);
   }
   async runPodSandbox(config: PodSandboxConfig, runtimeHandler: string, signal?: AbortSignal): Promise<string> {
     const res = await this.call<{ pod_sandbox_id: string }>(this.runtime, 'RunPodSandbox', { config, runtime_handler: runtimeHandler }, signal);

@@ -18,6 +18,7 @@ export type { ContainerStatus__Output as ContainerStatus } from '../../build/cri
 export type { Image__Output as Image } from '../../build/cri/types/runtime/v1/Image.ts';
 export type { VersionResponse__Output as VersionResponse } from '../../build/cri/types/runtime/v1/VersionResponse.ts';
 export type { RuntimeStatus__Output as RuntimeStatus } from '../../build/cri/types/runtime/v1/RuntimeStatus.ts';
+export type { StatusResponse__Output as StatusResponse } from '../../build/cri/types/runtime/v1/StatusResponse.ts';
 export type { ContainerState__Output as ContainerState } from '../../build/cri/types/runtime/v1/ContainerState.ts';
 export type { PodSandboxState__Output as PodSandboxState } from '../../build/cri/types/runtime/v1/PodSandboxState.ts';
 export type { ContainerStats__Output as ContainerStats } from '../../build/cri/types/runtime/v1/ContainerStats.ts';

@@ -2,6 +2,7 @@
 // generateContainerConfig). Pure: env, mounts, resources and paths are computed by the caller.
 import type { Container, Pod } from '../kube/types.ts';
 import type { ContainerConfig, KeyValue, LinuxContainerResources, Mount } from '../cri/types.ts';
+import type { LinuxContainerSecurityContext } from './security-context.ts';
 import {
   ANNOTATION_CONTAINER_HASH,
   ANNOTATION_CONTAINER_TYPE,
@@ -24,14 +25,12 @@ export interface ContainerInputs {
   resources: LinuxContainerResources;
   terminationMessageHostPath: string; // '' when none
   isInit: boolean;
+  /** The container's CRI security context (security-context.ts containerSecurityContext). */
+  securityContext: LinuxContainerSecurityContext;
 }
 
 export function buildContainerConfig(pod: Pod, container: Container, inputs: ContainerInputs): ContainerConfig {
   const spec = pod.spec;
-  const podSC = spec?.securityContext;
-  const sc = container.securityContext;
-  const runAsUser = sc?.runAsUser ?? podSC?.runAsUser;
-  const runAsGroup = sc?.runAsGroup ?? podSC?.runAsGroup;
   return {
     metadata: { name: container.name, attempt: inputs.restartCount },
     image: { image: inputs.imageRef, user_specified_image: container.image ?? '' },
@@ -55,26 +54,17 @@ export function buildContainerConfig(pod: Pod, container: Container, inputs: Con
     tty: container.tty ?? false,
     linux: {
       resources: inputs.resources,
-      security_context: {
-        privileged: sc?.privileged ?? false,
-        readonly_rootfs: sc?.readOnlyRootFilesystem ?? false,
-        no_new_privs: sc?.allowPrivilegeEscalation === false,
-        capabilities: { add_capabilities: sc?.capabilities?.add ?? [], drop_capabilities: sc?.capabilities?.drop ?? [] },
-        run_as_user: runAsUser !== undefined ? { value: runAsUser } : null,
-        run_as_group: runAsGroup !== undefined ? { value: runAsGroup } : null,
-        supplemental_groups: podSC?.supplementalGroups ?? [],
-        namespace_options: {
-          network: spec?.hostNetwork ? 'NODE' : 'POD',
-          pid: spec?.hostPID ? 'NODE' : spec?.shareProcessNamespace ? 'POD' : 'CONTAINER',
-          ipc: spec?.hostIPC ? 'NODE' : 'POD',
-        },
-      },
+      security_context: inputs.securityContext,
     },
   };
 }
 
-/** The /etc/hosts content the kubelet manages for a pod on the pod network (upstream managedHostsFileContent). */
-export function managedHostsFile(pod: Pod, podIPs: string[], hostname: string): string {
+/**
+ * The /etc/hosts content the kubelet manages for a pod on the pod network (upstream
+ * managedHostsFileContent). `hostDomain`: the pod's domain (podHostnameAndDomain), '' without
+ * subdomain.
+ */
+export function managedHostsFile(pod: Pod, podIPs: string[], hostname: string, hostDomain: string): string {
   const lines = [
     '# Kubernetes-managed hosts file.',
     '127.0.0.1\tlocalhost',
@@ -84,10 +74,8 @@ export function managedHostsFile(pod: Pod, podIPs: string[], hostname: string): 
     'fe00::1\tip6-allnodes',
     'fe00::2\tip6-allrouters',
   ];
-  const subdomain = pod.spec?.subdomain;
-  const ns = pod.metadata?.namespace ?? 'default';
   for (const ip of podIPs) {
-    lines.push(subdomain ? `${ip}\t${hostname}.${subdomain}.${ns}.svc\t${hostname}` : `${ip}\t${hostname}`);
+    lines.push(hostDomain ? `${ip}\t${hostname}.${hostDomain}\t${hostname}` : `${ip}\t${hostname}`);
   }
   const aliases = pod.spec?.hostAliases ?? [];
   if (aliases.length > 0) {

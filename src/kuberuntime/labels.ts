@@ -14,7 +14,7 @@ export const ANNOTATION_RESTART_COUNT = 'io.kubernetes.container.restartCount';
 export const ANNOTATION_TERMINATION_MESSAGE_PATH = 'io.kubernetes.container.terminationMessagePath';
 export const ANNOTATION_TERMINATION_MESSAGE_POLICY = 'io.kubernetes.container.terminationMessagePolicy';
 export const ANNOTATION_GRACE_PERIOD = 'io.kubernetes.pod.terminationGracePeriod';
-export const ANNOTATION_CONTAINER_TYPE = 'io.kubernetes.container.type'; // init | regular
+export const ANNOTATION_CONTAINER_TYPE = 'io.kubernetes.container.type'; // init | regular | ephemeral
 
 /** Labels on a sandbox: the pod's own labels plus the identity labels. */
 export function sandboxLabels(pod: Pod): Record<string, string> {

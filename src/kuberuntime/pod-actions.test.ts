@@ -186,3 +186,29 @@ void test('sidecars: a failed liveness or startup probe restarts them; after ini
   assert.equal(finished.killPod, true);
   assert.deepEqual(finished.containersToStart, []);
 });
+
+void test('ephemeral containers start once in the running sandbox, even before init completes, and never again', () => {
+  const main = c('main');
+  const withDebugger = (extra: Record<string, unknown> = {}): Pod => ({
+    ...pod([main], extra),
+    spec: { ...pod([main], extra).spec!, ephemeralContainers: [{ name: 'debugger', image: 'busybox', targetContainerName: 'main' }] },
+  });
+  const running = computePodActions(withDebugger(), state([sandbox()], [ctr(main)]));
+  assert.deepEqual(running.ephemeralContainersToStart.map((x) => x.name), ['debugger']);
+  assert.deepEqual(running.containersToStart, []);
+
+  const init = c('init');
+  const initializing = computePodActions(withDebugger({ initContainers: [init] }), state([sandbox()], [ctr(init, { state: 'exited', exitCode: 1 })]));
+  assert.deepEqual(initializing.ephemeralContainersToStart.map((x) => x.name), ['debugger'], 'while an init container fails');
+
+  for (const s of ['running', 'exited'] as const) {
+    const again = computePodActions(withDebugger(), state([sandbox()], [ctr(main), ctr(c('debugger'), { state: s, exitCode: 1 })]));
+    assert.deepEqual(again.ephemeralContainersToStart, [], `never restarted (${s})`);
+    assert.deepEqual(again.containersToKill, [], 'an ephemeral container is not killed for having no hash match');
+  }
+
+  assert.deepEqual(computePodActions(withDebugger(), state([], [])).ephemeralContainersToStart, [], 'not in a sandbox being created');
+  const done = computePodActions(withDebugger({ restartPolicy: 'Never' }), state([sandbox()], [ctr(main, { state: 'exited' })]));
+  assert.equal(done.killPod, true);
+  assert.deepEqual(done.ephemeralContainersToStart, [], 'not in a pod that is done');
+});

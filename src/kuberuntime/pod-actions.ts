@@ -4,6 +4,7 @@
 import type { Container, Pod } from '../kube/types.ts';
 import type { ContainerRuntimeStatus, PodRuntimeState, SandboxState } from '../pleg/runtime-state.ts';
 import { latestContainer } from '../pleg/runtime-state.ts';
+import { ephemeralContainersToStart, type EphemeralContainer } from './ephemeral.ts';
 import { hashContainer } from './labels.ts';
 
 /** Why a container is killed, when it changes its grace period (upstream containerKillReason). */
@@ -45,6 +46,11 @@ export interface PodActions {
    * (they ran before); the runtime starts them first, in order.
    */
   containersToStart: Container[];
+  /**
+   * Ephemeral containers to start (never restarted: only those the runtime has no container of).
+   * Started in the existing sandbox only, even before the pod has initialized.
+   */
+  ephemeralContainersToStart: EphemeralContainer[];
   containersToKill: ContainerToKill[];
   /** Dead containers beyond the one kept per name for lastState and logs (container GC). */
   containersToRemove: string[];
@@ -83,6 +89,7 @@ function noActions(): PodActions {
     nextInitContainer: null,
     initFailed: false,
     containersToStart: [],
+    ephemeralContainersToStart: [],
     containersToKill: [],
     containersToRemove: [],
   };
@@ -192,6 +199,8 @@ export function computePodActions(pod: Pod, state: PodRuntimeState, probes: Prob
   }
 
   actions.containersToRemove = deadContainersToRemove(state);
+  // Ephemeral containers may start even if initialization is not complete (upstream).
+  actions.ephemeralContainersToStart = ephemeralContainersToStart(pod, state);
   const initDone = computeInitContainerActions(pod, state, probes, actions);
   if (!initDone) return actions;
 
@@ -228,6 +237,7 @@ export function computePodActions(pod: Pod, state: PodRuntimeState, probes: Prob
     // Every regular container has finished and none restarts: stop the sandbox (and sidecars).
     actions.killPod = true;
     actions.containersToStart = [];
+    actions.ephemeralContainersToStart = [];
   }
   return actions;
 }

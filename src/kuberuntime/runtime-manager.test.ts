@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { Backoff, CRASH_LOOP_BACKOFF } from '../common/backoff.ts';
 import { FakeClock } from '../common/clock.ts';
 import type { RuntimeService } from '../cri/client.ts';
+import type { ContainerConfig } from '../cri/types.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { Container, Pod } from '../kube/types.ts';
 import { silentLogger } from '../observability/logger.ts';
@@ -28,6 +29,7 @@ class FakeRuntime {
   stops: { name: string; at: number; timeout: number }[] = [];
   stopTakesMs: Record<string, number> = {};
   names = new Map<string, string>();
+  configs = new Map<string, ContainerConfig>();
   private readonly clock: FakeClock;
   constructor(clock: FakeClock) {
     this.clock = clock;
@@ -42,8 +44,9 @@ class FakeRuntime {
   async stopPodSandbox(id: string): Promise<void> {
     this.calls.push(`stopSandbox ${id}`);
   }
-  async createContainer(_sandbox: string, config: { metadata?: { name?: string } | null }): Promise<string> {
+  async createContainer(_sandbox: string, config: ContainerConfig): Promise<string> {
     const name = config.metadata?.name ?? '';
+    this.configs.set(name, config);
     const id = `new-${name}`;
     this.names.set(id, name);
     this.calls.push(`create ${name}`);
@@ -256,6 +259,36 @@ void test('termination messages: the last 4096 bytes of the file; FallbackToLogs
     assert.match(await readTerminationMessage(failed, 'FallbackToLogsOnError', path.join(dir, 'nolog')), /^Error on reading termination message from logs: /);
     assert.equal(criLogTail(`x stdout F ${'b'.repeat(3000)}\n`, 80, 2048), `${'b'.repeat(2047)}\n`, 'at most 2048 bytes, from the end');
     assert.equal(criLogTail('cut line\nT stdout F kept\n', 80, 2048, true), 'kept\n');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+void test('an ephemeral container starts once in the sandbox, in the target\'s PID namespace; a missing target waits', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'rtm-'));
+  try {
+    const s = setup(dir);
+    const main: Container = { name: 'main', image: 'busybox' };
+    const pod: Pod = { ...podOf([main]), spec: { ...podOf([main]).spec!, ephemeralContainers: [{ name: 'debugger', image: 'busybox', command: ['ps'], targetContainerName: 'main' }] } };
+    const running = ctr(main);
+    const result = await drive(s.clock, s.m.syncPod(pod, stateOf([running], s.runtime), new AbortController().signal));
+    assert.deepEqual(s.runtime.calls, ['create debugger', 'start debugger']);
+    const config = s.runtime.configs.get('debugger')!;
+    assert.deepEqual(config.command, ['ps']);
+    assert.equal(config.annotations?.['io.kubernetes.container.type'], 'ephemeral');
+    assert.equal(config.linux?.security_context?.namespace_options?.pid, 'TARGET');
+    assert.equal(config.linux?.security_context?.namespace_options?.target_id, running.id);
+    assert.equal(result.waiting.size, 0);
+
+    const exited = ctr({ name: 'debugger', image: 'busybox' }, { state: 'exited', exitCode: 0 });
+    s.runtime.calls = [];
+    await drive(s.clock, s.m.syncPod(pod, stateOf([running, exited], s.runtime), new AbortController().signal));
+    assert.deepEqual(s.runtime.calls, [], 'never restarted');
+
+    const t = setup(dir);
+    const noTarget = await drive(t.clock, t.m.syncPod(pod, stateOf([ctr(main, { state: 'exited', exitCode: 1 })], t.runtime), new AbortController().signal));
+    assert.deepEqual(noTarget.waiting.get('debugger'), { reason: 'CreateContainerConfigError', message: 'unable to find target container main' });
+    assert.ok(t.events.includes('Warning Failed: Error: unable to find target container main'), t.events.join('\n'));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -19,10 +19,16 @@ import { containerLinuxResources, podSandboxCgroupParent } from '../cm/resources
 import { buildContainerConfig, managedHostsFile } from './container-config.ts';
 import { podDnsSettings } from './dns.ts';
 import { ContainerStartError } from './errors.ts';
+import { applyEphemeralContainerConfig, ephemeralContainerSpec, ephemeralTargetId, type EphemeralContainer } from './ephemeral.ts';
 import type { ImageManager } from './images.ts';
 import { hashContainer } from './labels.ts';
 import { computePodActions, isSidecar, NO_PROBE_RESULTS, type KillReason, type ProbeResults } from './pod-actions.ts';
-import { buildSandboxConfig, podHostname } from './sandbox-config.ts';
+import { buildSandboxConfig, podHostnameAndDomain } from './sandbox-config.ts';
+import { containerSecurityContext, imageUser, NODE_USER_NAMESPACE, verifyRunAsNonRoot, type ImageUser, type LinuxContainerSecurityContext } from './security-context.ts';
+import { checkLocalhostSeccompProfile } from './seccomp-profile.ts';
+import { STANDALONE_RUNTIME_CLASSES, type RuntimeClassLookup } from './runtime-class.ts';
+import { NO_RUNTIME_FEATURES, userNamespaceFor, type RuntimeFeatures } from './runtime-features.ts';
+import type { ImageService } from '../cri/client.ts';
 import { buildEnvironment, expandContainerCommandAndArgs, resolveEnvSources } from './envvars.ts';
 import { containerVolumeMounts, VolumeSetUpError, type PodVolumes } from '../volumes/volumes.ts';
 import type { PodObjectSource } from '../kube/object-cache.ts';
@@ -57,6 +63,20 @@ export interface RuntimeManagerDeps {
   volumes?: PodVolumes;
   /** Runs postStart and preStop hooks; absent: a HandlerRunner over `runtime`. */
   hooks?: Pick<HandlerRunner, 'run'>;
+  /** What security contexts need beyond the pod; absent: no image user (root assumed), no RuntimeClasses, no runtime features. */
+  security?: RuntimeSecurityDeps;
+}
+
+/** The node facts security contexts are resolved against. */
+export interface RuntimeSecurityDeps {
+  /** CRI ImageStatus, for the user an image runs as (runAsNonRoot, runAsUser). */
+  images: Pick<ImageService, 'imageStatus'>;
+  /** RuntimeClass -> handler (STANDALONE_RUNTIME_CLASSES without an API server). */
+  runtimeClasses: RuntimeClassLookup;
+  /** The runtime's handlers and features (user namespaces); null: none known. */
+  features: Pick<RuntimeFeatures, 'get'> | null;
+  /** Where Localhost seccomp profiles live; default <rootDir>/seccomp (upstream seccompProfileRoot). */
+  seccompProfileRoot?: string;
 }
 
 /** Why a container is not running, for its waiting state (upstream's reasonCache). */
@@ -130,11 +150,16 @@ export class KubeRuntimeManager {
     for (const id of actions.containersToRemove) await this.removeContainer(pod, id, signal);
 
     let sandboxId = actions.sandboxId;
-    const sandboxConfig = await this.sandboxConfig(pod, actions.createSandbox ? actions.attempt : (state.sandboxes[0]?.attempt ?? 0));
+    let sandboxConfig: PodSandboxConfig;
     let podIPs = state.sandboxes[0]?.ips ?? [];
-    if (actions.createSandbox) {
+    if (!actions.createSandbox) sandboxConfig = await this.sandboxConfig(pod, state.sandboxes[0]?.attempt ?? 0);
+    else {
       try {
-        ({ sandboxId, podIPs } = await this.createSandbox(pod, sandboxConfig, actions.attempt, result, signal));
+        // upstream generatePodSandboxConfig + LookupRuntimeHandler: a bad hostname, an unknown
+        // RuntimeClass or a user namespace the runtime cannot give fail the sandbox creation.
+        const runtimeHandler = await this.runtimeHandler(pod, signal);
+        sandboxConfig = await this.sandboxConfig(pod, actions.attempt);
+        ({ sandboxId, podIPs } = await this.createSandbox(pod, sandboxConfig, runtimeHandler, actions.attempt, result, signal));
       } catch (err) {
         if (isAbort(err)) throw err;
         const msg = `Failed to create pod sandbox: ${errorMessage(err)}`;
@@ -146,8 +171,10 @@ export class KubeRuntimeManager {
       result.changed = true;
     }
 
-    const start = (c: Container, isInit: boolean): Promise<void> =>
-      this.startContainer(pod, c, isInit, sandboxId, sandboxConfig, podIPs, state, result, signal);
+    const start = (c: Container, isInit: boolean, ephemeral: EphemeralContainer | null = null): Promise<void> =>
+      this.startContainer(pod, c, isInit, sandboxId, sandboxConfig, podIPs, state, result, signal, ephemeral);
+    // Ephemeral containers first, as upstream: a debugger starts even while an init container fails.
+    for (const ec of actions.ephemeralContainersToStart) await start(ephemeralContainerSpec(ec), false, ec);
     // Sidecars being restarted first, in order, each before the next; then the next init
     // container, or the regular containers.
     for (const c of actions.containersToStart.filter(isSidecar)) await start(c, true);
@@ -163,6 +190,23 @@ export class KubeRuntimeManager {
 
   private podLogger(pod: Pod): Logger {
     return this.deps.logger.child({ pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`, podUID: pod.metadata?.uid });
+  }
+
+  /**
+   * The runtime handler of the pod's RuntimeClass, after checking that the runtime gives the pod
+   * the user namespace it asks for (upstream NamespacesForPod). Rejects with the reason the
+   * sandbox cannot be created.
+   */
+  private async runtimeHandler(pod: Pod, signal: AbortSignal): Promise<string> {
+    const sec = this.deps.security;
+    const handler = await (sec?.runtimeClasses ?? STANDALONE_RUNTIME_CLASSES).lookupRuntimeHandler(pod.spec?.runtimeClassName, signal);
+    if (handler) this.podLogger(pod).debug({ runtimeHandler: handler }, 'running pod with runtime handler');
+    userNamespaceFor(pod, handler, pod.spec?.hostUsers === false ? ((await sec?.features?.get(signal)) ?? NO_RUNTIME_FEATURES) : NO_RUNTIME_FEATURES);
+    return handler;
+  }
+
+  private get seccompProfileRoot(): string {
+    return this.deps.security?.seccompProfileRoot ?? `${this.deps.config.rootDir}/seccomp`;
   }
 
   private async sandboxConfig(pod: Pod, attempt: number): Promise<PodSandboxConfig> {
@@ -182,10 +226,12 @@ export class KubeRuntimeManager {
       logDirectory: this.logDir(pod),
       cgroupParent: podSandboxCgroupParent(pod, { cgroupRoot: cfg.cgroupRoot, cgroupsPerQOS: cfg.cgroupsPerQOS }),
       dns,
+      clusterDomain: cfg.clusterDomain,
+      userns: pod.spec?.hostUsers === false ? null : NODE_USER_NAMESPACE,
     });
   }
 
-  private async createSandbox(pod: Pod, config: PodSandboxConfig, attempt: number, result: SyncResult, signal: AbortSignal): Promise<{ sandboxId: string; podIPs: string[] }> {
+  private async createSandbox(pod: Pod, config: PodSandboxConfig, runtimeHandler: string, attempt: number, result: SyncResult, signal: AbortSignal): Promise<{ sandboxId: string; podIPs: string[] }> {
     const { runtime } = this.deps;
     const uid = pod.metadata?.uid ?? '';
     await mkdir(this.logDir(pod), { recursive: true, mode: 0o755 });
@@ -193,7 +239,7 @@ export class KubeRuntimeManager {
     const t0 = performance.now();
     let sandboxId: string;
     try {
-      sandboxId = await runtime.runPodSandbox(config, pod.spec?.runtimeClassName ?? '', signal);
+      sandboxId = await runtime.runPodSandbox(config, runtimeHandler, signal);
     } catch (err) {
       // A failed sandbox keeps its name reserved until removed: remove what it left behind.
       await this.removeFailedSandboxes(uid, attempt);
@@ -204,7 +250,8 @@ export class KubeRuntimeManager {
     const status = await runtime.podSandboxStatus(sandboxId, signal);
     const podIPs = [status.network?.ip ?? '', ...(status.network?.additional_ips ?? []).map((x) => x.ip)].filter(Boolean);
     if (!pod.spec?.hostNetwork) {
-      const hosts = managedHostsFile(pod, podIPs, podHostname(pod, this.deps.config.nodeHostname));
+      const { hostname, domain } = podHostnameAndDomain(pod, this.deps.config.clusterDomain);
+      const hosts = managedHostsFile(pod, podIPs, hostname, domain);
       await writeFile(`${this.podDir(uid)}/etc-hosts`, hosts, { mode: 0o644 });
     }
     this.podLogger(pod).debug({ sandboxId, podIPs }, 'sandbox ready');
@@ -228,10 +275,10 @@ export class KubeRuntimeManager {
   /** Pulls, creates and starts one container; failures become its waiting reason. */
   private async startContainer(
     pod: Pod, container: Container, isInit: boolean, sandboxId: string, sandboxConfig: PodSandboxConfig,
-    podIPs: string[], state: PodRuntimeState, result: SyncResult, signal: AbortSignal,
+    podIPs: string[], state: PodRuntimeState, result: SyncResult, signal: AbortSignal, ephemeral: EphemeralContainer | null = null,
   ): Promise<void> {
     try {
-      await this.startContainerOrThrow(pod, container, isInit, sandboxId, sandboxConfig, podIPs, state, result, signal);
+      await this.startContainerOrThrow(pod, container, isInit, sandboxId, sandboxConfig, podIPs, state, result, signal, ephemeral);
     } catch (err) {
       if (isAbort(err)) throw err;
       const startErr = err instanceof ContainerStartError ? err : new ContainerStartError('RunContainerError', errorMessage(err), { cause: err });
@@ -244,7 +291,7 @@ export class KubeRuntimeManager {
 
   private async startContainerOrThrow(
     pod: Pod, container: Container, isInit: boolean, sandboxId: string, sandboxConfig: PodSandboxConfig,
-    podIPs: string[], state: PodRuntimeState, result: SyncResult, signal: AbortSignal,
+    podIPs: string[], state: PodRuntimeState, result: SyncResult, signal: AbortSignal, ephemeral: EphemeralContainer | null = null,
   ): Promise<void> {
     const { runtime, recorder, crashBackoff, clock } = this.deps;
     const uid = pod.metadata?.uid ?? '';
@@ -266,6 +313,7 @@ export class KubeRuntimeManager {
 
     const imageRef = await this.deps.imageManager.ensureImage(pod, container, sandboxConfig, signal);
     const restartCount = last ? last.restartCount + 1 : 0;
+    const targetId = ephemeral ? this.ephemeralTarget(pod, ephemeral, state) : null;
     let envs: { key: string; value: string }[];
     let command: string[];
     let args: string[];
@@ -295,6 +343,8 @@ export class KubeRuntimeManager {
       throw new ContainerStartError('CreateContainerConfigError', msg, { code: 'InvalidInput', retryAfterMs: 10_000, cause: err });
     }
 
+    const securityContext = await this.containerSecurity(pod, container, imageRef, signal);
+
     const logDir = this.logDir(pod);
     const logPath = containerLogRelativePath(container.name, restartCount);
     await mkdir(`${logDir}/${container.name}`, { recursive: true, mode: 0o755 });
@@ -318,7 +368,9 @@ export class KubeRuntimeManager {
       resources: containerLinuxResources(container, { cpuCFSQuota: true, cpuCFSQuotaPeriodUs: 100_000, pod, memoryCapacityBytes: this.deps.config.memoryCapacityBytes }),
       terminationMessageHostPath,
       isInit,
+      securityContext,
     });
+    if (ephemeral) applyEphemeralContainerConfig(config, targetId);
 
     const containerId = await this.runtimeStep(pod, result, 'CreateContainerError', () => runtime.createContainer(sandboxId, config, sandboxConfig, signal));
     result.changed = true;
@@ -328,6 +380,39 @@ export class KubeRuntimeManager {
     await this.linkContainerLog(pod, container.name, containerId, `${logDir}/${logPath}`);
     const postStart = container.lifecycle?.postStart;
     if (postStart) await this.runPostStartHook(pod, container, containerId, podIPs, postStart, signal);
+  }
+
+  /**
+   * The container's CRI security context (upstream generateContainerConfig: getImageUser,
+   * verifyRunAsNonRoot, determineEffectiveSecurityContext), with a Localhost seccomp profile
+   * checked on disk. What cannot be applied is CreateContainerConfigError with a Failed event:
+   * the container is not created rather than run with less confinement than asked.
+   */
+  private async containerSecurity(pod: Pod, container: Container, imageRef: string, signal: AbortSignal): Promise<LinuxContainerSecurityContext> {
+    const sec = this.deps.security;
+    try {
+      const user: ImageUser = imageUser(sec ? await sec.images.imageStatus(imageRef, signal) : null);
+      const nonRoot = verifyRunAsNonRoot(pod, container, user);
+      if (nonRoot) throw new ContainerStartError('CreateContainerConfigError', nonRoot, { code: 'InvalidInput', retryAfterMs: 10_000 });
+      const sc = containerSecurityContext(pod, container, { imageUser: user, seccompProfileRoot: this.seccompProfileRoot, userns: pod.spec?.hostUsers === false ? null : NODE_USER_NAMESPACE });
+      if (sc.seccomp?.profile_type === 'Localhost') await checkLocalhostSeccompProfile(sc.seccomp.localhost_ref ?? '');
+      return sc;
+    } catch (err) {
+      if (isAbort(err) || signal.aborted) throw err;
+      const msg = errorMessage(err);
+      this.deps.recorder.event(pod, 'Warning', 'Failed', `Error: ${msg}`);
+      throw err instanceof ContainerStartError ? err : new ContainerStartError('CreateContainerConfigError', msg, { code: 'InvalidInput', retryAfterMs: 10_000, cause: err });
+    }
+  }
+
+  /** The target container an ephemeral container joins; CreateContainerConfigError with an event when it does not run. */
+  private ephemeralTarget(pod: Pod, ec: EphemeralContainer, state: PodRuntimeState): string | null {
+    try {
+      return ephemeralTargetId(ec, state);
+    } catch (err) {
+      this.deps.recorder.event(pod, 'Warning', 'Failed', `Error: ${errorMessage(err)}`);
+      throw err;
+    }
   }
 
   /**

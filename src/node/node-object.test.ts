@@ -98,6 +98,21 @@ test('status: capacity and allocatable (100Mi memory and 10% nodefs reserved, hu
   assert.equal(withHuge.allocatable?.memory, `${24_581_684 - 1024 * 1024}Ki`);
 });
 
+test('status: allocatable takes out kubeReserved, systemReserved and the configured hard eviction thresholds', () => {
+  const s = nodeStatus(undefined, inputs({
+    allocatable: {
+      kubeReserved: { cpu: '100m', memory: '1Gi' },
+      systemReserved: { cpu: '150m', 'ephemeral-storage': '10Gi' },
+      evictionHard: { 'memory.available': '500Mi', 'nodefs.available': '5Gi' },
+      mergeDefaultEvictionSettings: false,
+    },
+  }));
+  assert.equal(s.allocatable?.cpu, '1750m');
+  assert.equal(s.allocatable?.memory, `${24_684_084 - 1024 * 1024 - 500 * 1024}Ki`);
+  assert.equal(s.allocatable?.['ephemeral-storage'], '85Gi');
+  assert.equal(s.allocatable?.pods, '110');
+});
+
 test('status: nodeInfo, addresses, daemon endpoints', () => {
   const s = nodeStatus(undefined, inputs());
   assert.deepEqual(s.nodeInfo, {

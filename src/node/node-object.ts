@@ -6,7 +6,9 @@
 // status-updater.ts; everything here takes the clock's time as an argument.
 import type { Taint } from '../config/types.ts';
 import type { MachineInfo } from './machine.ts';
-import { formatQuantity, quantitiesEqual, quantityValue } from './quantity.ts';
+import { formatQuantity, quantitiesEqual } from './quantity.ts';
+import { DEFAULT_ALLOCATABLE_SETTINGS, nodeAllocatableReservation, type AllocatableSettings } from '../cm/allocatable.ts';
+import { formatQuantityNanos, parseQuantityNanos } from '../cm/quantity.ts';
 import type { Node, NodeAddress, NodeCondition, NodeStatus, NodeTaint, ResourceQuantities } from './types.ts';
 
 /**
@@ -46,12 +48,9 @@ export const TAINT_UNSCHEDULABLE = 'node.kubernetes.io/unschedulable';
 
 /**
  * Node allocatable = capacity − kubeReserved − systemReserved − hard eviction thresholds
- * (upstream GetNodeAllocatableReservation). kubeReserved and systemReserved are not configurable
- * in tskubelet yet: both are empty, upstream's default. The hard eviction defaults are upstream's:
- * memory.available<100Mi and nodefs.available<10% (a float32 in upstream, hence fround).
+ * (upstream GetNodeAllocatableReservation, src/cm/allocatable.ts). Without settings, upstream's
+ * defaults: nothing reserved, memory.available<100Mi and nodefs.available<10%.
  */
-export const EVICTION_HARD_MEMORY_AVAILABLE_BYTES = 100n * 1024n * 1024n;
-export const EVICTION_HARD_NODEFS_AVAILABLE_FRACTION = Math.fround(0.1);
 
 export const NODE_READY = 'Ready';
 export const NODE_MEMORY_PRESSURE = 'MemoryPressure';
@@ -87,8 +86,10 @@ export interface NodeStatusInputs {
    * empty when ready. Missing capacities are added here.
    */
   readonly readyErrors: readonly string[];
-  /** Eviction signals; tskubelet has no eviction manager yet, so all default to false. */
+  /** The eviction manager's pressure conditions; absent ones are false. */
   readonly pressure?: { readonly memory?: boolean; readonly disk?: boolean; readonly pid?: boolean };
+  /** kubeReserved, systemReserved and the hard eviction thresholds; default: upstream's defaults. */
+  readonly allocatable?: AllocatableSettings;
 }
 
 /** metav1.Time text: RFC 3339 in whole seconds, UTC. */
@@ -136,32 +137,30 @@ function setMachineInfo(status: NodeStatus, inputs: NodeStatusInputs): void {
 
   const allocatable: ResourceQuantities = { ...(status.allocatable ?? {}) };
   for (const name of Object.keys(allocatable)) if (!(name in capacity) && isExtendedResourceName(name)) delete allocatable[name];
-  const reservation = allocatableReservation(capacity);
+  const nanos = (text: string | undefined): bigint => {
+    try {
+      return text === undefined ? 0n : parseQuantityNanos(text);
+    } catch {
+      return 0n;
+    }
+  };
+  const capacityNanos = new Map(Object.entries(capacity).map(([name, text]) => [name, nanos(text)]));
+  const reservation = nodeAllocatableReservation(capacityNanos, inputs.allocatable ?? DEFAULT_ALLOCATABLE_SETTINGS);
+  const format = (name: string): 'DecimalSI' | 'BinarySI' => (name === 'cpu' || name === 'pods' || name === 'pid' ? 'DecimalSI' : 'BinarySI');
   for (const [name, text] of Object.entries(capacity)) {
     const reserved = reservation.get(name);
     if (reserved === undefined) {
       allocatable[name] = text;
       continue;
     }
-    const value = quantityValue(text) - reserved;
-    allocatable[name] = formatQuantity(value < 0n ? 0n : value, name === 'cpu' || name === 'pods' ? 'DecimalSI' : 'BinarySI');
+    const value = nanos(text) - reserved;
+    allocatable[name] = formatQuantityNanos(value < 0n ? 0n : value, format(name));
   }
   // Huge pages are carved out of memory.
-  let memory = quantityValue(allocatable.memory);
-  for (const [name, text] of Object.entries(capacity)) if (isHugePages(name)) memory -= quantityValue(text);
-  if ('memory' in allocatable) allocatable.memory = formatQuantity(memory < 0n ? 0n : memory, 'BinarySI');
+  let memory = nanos(allocatable.memory);
+  for (const [name, text] of Object.entries(capacity)) if (isHugePages(name)) memory -= nanos(text);
+  if ('memory' in allocatable) allocatable.memory = formatQuantityNanos(memory < 0n ? 0n : memory, 'BinarySI');
   status.allocatable = allocatable;
-}
-
-/** kubeReserved + systemReserved (both empty) + hard eviction thresholds, per resource, in units. */
-function allocatableReservation(capacity: ResourceQuantities): Map<string, bigint> {
-  const r = new Map<string, bigint>();
-  r.set('memory', EVICTION_HARD_MEMORY_AVAILABLE_BYTES);
-  if (capacity['ephemeral-storage'] !== undefined) {
-    // upstream: int64(float64(capacity.Value()) * float64(percentage)), truncated.
-    r.set('ephemeral-storage', BigInt(Math.trunc(Number(quantityValue(capacity['ephemeral-storage'])) * EVICTION_HARD_NODEFS_AVAILABLE_FRACTION)));
-  }
-  return r;
 }
 
 /**

@@ -11,6 +11,7 @@ import type { KubeClient } from '../kube/client.ts';
 import type { Logger } from '../observability/logger.ts';
 import { nodeAddresses } from './address.ts';
 import type { MachineInfo } from './machine.ts';
+import type { AllocatableSettings } from '../cm/allocatable.ts';
 import { buildNode, nodeStatusPatch, updateNode, type NodeStatusInputs } from './node-object.ts';
 import { registerNode } from './registration.ts';
 import type { RuntimeHealth } from './runtime-health.ts';
@@ -68,6 +69,10 @@ export interface NodeStatusUpdaterDeps {
   addresses?: () => NodeAddress[];
   /** Called when a second try of one update fails (upstream onRepeatedHeartbeatFailure). */
   onRepeatedHeartbeatFailure?: () => void;
+  /** The eviction manager's pressure (MemoryPressure, DiskPressure, PIDPressure); absent: none. */
+  pressure?: () => { memory: boolean; disk: boolean; pid: boolean };
+  /** kubeReserved, systemReserved, evictionHard for allocatable; absent: upstream's defaults. */
+  allocatable?: AllocatableSettings;
   /** Called with the Node after every successful post or registration. */
   onNodeUpdated?: (node: Node) => void;
   /** [0, 1) random source for jitter and the report delay; default Math.random. */
@@ -226,6 +231,8 @@ export class NodeStatusUpdater implements NodeStatusReporter {
       addresses: this.deps.addresses?.() ?? nodeAddresses(this.deps.config.nodeIP, this.deps.nodeName),
       runtime,
       readyErrors,
+      ...(this.deps.pressure ? { pressure: this.deps.pressure() } : {}),
+      ...(this.deps.allocatable ? { allocatable: this.deps.allocatable } : {}),
     };
   }
 

@@ -132,3 +132,24 @@ test('validatePod: hostPath types, subPath / subPathExpr and mountPropagation as
   assert.deepEqual(errorsOf(withMount({ mountPropagation: 'Bidirectional' })), [`${vm}.mountPropagation: Bidirectional mount propagation is available only to privileged containers`]);
   assert.deepEqual(errorsOf(withMount({ mountPropagation: 'Bidirectional' }, true)), []);
 });
+
+test('security contexts: ids, profiles, procMount, sysctls and host namespaces as upstream validation', () => {
+  const fields = (spec: Record<string, unknown>, container: Record<string, unknown> = {}): string[] => {
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default' }, spec: { containers: [{ name: 'c', image: 'busybox', ...container }], ...spec } };
+    return validatePod(pod).map((e) => `${e.field}: ${e.message}`);
+  };
+  assert.deepEqual(fields({ securityContext: { runAsUser: 1000, runAsGroup: 1000, fsGroup: 2000, supplementalGroups: [3], sysctls: [{ name: 'net.ipv4.tcp_syncookies', value: '1' }], seccompProfile: { type: 'RuntimeDefault' } } }), []);
+  assert.deepEqual(fields({ securityContext: { runAsUser: -1 } }), ['spec.securityContext.runAsUser: must be an integer between 0 and 2147483647, inclusive, got -1']);
+  assert.deepEqual(fields({ securityContext: { seccompProfile: { type: 'Localhost' } } }), ['spec.securityContext.seccompProfile.localhostProfile: must be set when seccomp type is Localhost']);
+  assert.deepEqual(fields({}, { securityContext: { seccompProfile: { type: 'RuntimeDefault', localhostProfile: 'x.json' } } }), ['spec.containers[0].securityContext.seccompProfile.localhostProfile: can only be set when seccomp type is Localhost']);
+  assert.deepEqual(fields({}, { securityContext: { seccompProfile: { type: 'Localhost', localhostProfile: '../x.json' } } }), ['spec.containers[0].securityContext.seccompProfile.localhostProfile: "../x.json": must not contain \'..\'']);
+  assert.deepEqual(fields({}, { securityContext: { appArmorProfile: { type: 'Localhost' } } }), ['spec.containers[0].securityContext.appArmorProfile.localhostProfile: must be set when AppArmor type is Localhost']);
+  assert.deepEqual(fields({}, { securityContext: { procMount: 'Unmasked' } }), ['spec.containers[0].securityContext.procMount: `hostUsers` must be false to use `Unmasked`']);
+  assert.deepEqual(fields({ hostUsers: false }, { securityContext: { procMount: 'Unmasked' } }), []);
+  assert.deepEqual(fields({}, { securityContext: { privileged: true, allowPrivilegeEscalation: false } }), ['spec.containers[0].securityContext: cannot set `allowPrivilegeEscalation` to false and `privileged` to true']);
+  assert.deepEqual(fields({ hostNetwork: true, securityContext: { sysctls: [{ name: 'net.ipv4.tcp_syncookies', value: '1' }] } }), ["spec.securityContext.sysctls[0].name: may not be specified when 'hostNetwork' is true"]);
+  assert.deepEqual(fields({ securityContext: { sysctls: [{ name: 'kernel.shm_rmid_forced', value: '1' }, { name: 'kernel/shm_rmid_forced', value: '1' }] } }), ['spec.securityContext.sysctls[1].name: duplicate sysctl "kernel/shm_rmid_forced"']);
+  assert.deepEqual(fields({ hostUsers: false, hostNetwork: true }), ['spec.hostNetwork: when `hostUsers` is false']);
+  assert.deepEqual(fields({ shareProcessNamespace: true, hostPID: true }), ['spec.shareProcessNamespace: ShareProcessNamespace and HostPID cannot both be enabled']);
+  assert.deepEqual(fields({ securityContext: { supplementalGroupsPolicy: 'Loose' } }), ['spec.securityContext.supplementalGroupsPolicy: unsupported value "Loose": must be one of "Merge", "Strict"']);
+});

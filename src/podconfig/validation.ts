@@ -4,6 +4,7 @@
 import { parseQuantity } from '../cm/quantity.ts';
 import { errorMessage } from '../common/errors.ts';
 import { HOST_PATH_TYPES } from '../volumes/hostpath.ts';
+import { normalizeSysctlName } from '../lifecycle/sysctl.ts';
 
 /** One problem, with the field's path as upstream prints it (`spec.containers[0].name`). */
 export interface FieldError {
@@ -318,7 +319,116 @@ function validateVolumeMounts(e: Errors, c: Obj, path: string, volumes: Set<stri
   }
 }
 
+/** Upstream IsValidUserID / IsValidGroupID bound. */
+const MAX_ID = 2_147_483_647;
+const PROFILE_TYPES = ['RuntimeDefault', 'Unconfined', 'Localhost'];
+const PROC_MOUNT_TYPES = ['Default', 'Unmasked'];
+const SUPPLEMENTAL_GROUPS_POLICIES = ['Merge', 'Strict'];
+const SYSCTL_NAME = /^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$/;
+
+function optionalId(e: Errors, o: Obj, key: string, path: string): void {
+  const v = o[key];
+  if (v !== undefined && v !== null && (!isInt(v) || v < 0 || v > MAX_ID)) e.add(`${path}.${key}`, `must be an integer between 0 and ${MAX_ID}, inclusive, got ${q(v)}`);
+}
+
+/** seccompProfile / appArmorProfile (upstream validateSeccompProfileField, validateAppArmorProfileField). */
+function validateProfile(e: Errors, p: unknown, path: string, kind: 'seccomp' | 'AppArmor'): void {
+  if (p === undefined || p === null) return;
+  if (!isObj(p)) return e.add(path, 'must be an object');
+  if (typeof p.type !== 'string' || !PROFILE_TYPES.includes(p.type)) e.add(`${path}.type`, `unsupported value ${q(p.type)}: must be ${oneOf(PROFILE_TYPES)}`);
+  const lp = p.localhostProfile;
+  if (p.type === 'Localhost') {
+    if (typeof lp !== 'string' || lp.trim() === '') e.add(`${path}.localhostProfile`, `must be set when ${kind} type is Localhost`);
+    else if (kind === 'seccomp') validateLocalDescendingPath(e, lp, `${path}.localhostProfile`);
+  } else if (lp !== undefined && lp !== null) {
+    e.add(`${path}.localhostProfile`, `can only be set when ${kind} type is Localhost`);
+  }
+}
+
+/** What pod and container security contexts share: ids, runAsNonRoot, SELinux options, profiles. */
+function validateCommonSecurityContext(e: Errors, sc: Obj, path: string): void {
+  optionalId(e, sc, 'runAsUser', path);
+  optionalId(e, sc, 'runAsGroup', path);
+  optionalBool(e, sc, 'runAsNonRoot', path);
+  const se = sc.seLinuxOptions;
+  if (se !== undefined && se !== null) {
+    if (!isObj(se)) e.add(`${path}.seLinuxOptions`, 'must be an object');
+    else for (const k of ['user', 'role', 'type', 'level']) optionalString(e, se, k, `${path}.seLinuxOptions`);
+  }
+  validateProfile(e, sc.seccompProfile, `${path}.seccompProfile`, 'seccomp');
+  validateProfile(e, sc.appArmorProfile, `${path}.appArmorProfile`, 'AppArmor');
+}
+
+/** upstream ValidatePodSecurityContext plus the host-namespace rules of the pod spec. */
+function validatePodSecurityContext(e: Errors, spec: Obj): void {
+  optionalBool(e, spec, 'hostUsers', 'spec');
+  optionalBool(e, spec, 'setHostnameAsFQDN', 'spec');
+  optionalString(e, spec, 'subdomain', 'spec');
+  if (typeof spec.subdomain === 'string' && spec.subdomain !== '' && !isDns1123Label(spec.subdomain)) e.add('spec.subdomain', `${q(spec.subdomain)} is not ${LABEL_HELP}`);
+  optionalString(e, spec, 'runtimeClassName', 'spec');
+  if (typeof spec.runtimeClassName === 'string' && spec.runtimeClassName !== '' && !isDns1123Subdomain(spec.runtimeClassName)) e.add('spec.runtimeClassName', `${q(spec.runtimeClassName)} is not ${SUBDOMAIN_HELP}`);
+  if (spec.shareProcessNamespace === true && spec.hostPID === true) e.add('spec.shareProcessNamespace', 'ShareProcessNamespace and HostPID cannot both be enabled');
+  if (spec.hostUsers === false) {
+    for (const k of ['hostNetwork', 'hostPID', 'hostIPC']) if (spec[k] === true) e.add(`spec.${k}`, 'when `hostUsers` is false');
+  }
+  const sc = spec.securityContext;
+  if (!isObj(sc)) return;
+  const path = 'spec.securityContext';
+  validateCommonSecurityContext(e, sc, path);
+  optionalId(e, sc, 'fsGroup', path);
+  optionalEnum(e, sc, 'fsGroupChangePolicy', path, ['OnRootMismatch', 'Always']);
+  optionalEnum(e, sc, 'supplementalGroupsPolicy', path, SUPPLEMENTAL_GROUPS_POLICIES);
+  const groups = sc.supplementalGroups;
+  if (groups !== undefined && groups !== null) {
+    if (!Array.isArray(groups)) e.add(`${path}.supplementalGroups`, 'must be a list of group IDs');
+    else groups.forEach((g, i) => {
+      if (!isInt(g) || g < 0 || g > MAX_ID) e.add(`${path}.supplementalGroups[${i}]`, `must be an integer between 0 and ${MAX_ID}, inclusive, got ${q(g)}`);
+    });
+  }
+  const names = new Set<string>();
+  for (const [s, i] of objectList(e, sc.sysctls, `${path}.sysctls`)) {
+    const sp = `${path}.sysctls[${i}]`;
+    if (typeof s.name !== 'string' || s.name === '') e.add(`${sp}.name`, 'required');
+    else if (s.name.length > 253 || !SYSCTL_NAME.test(s.name)) e.add(`${sp}.name`, `${q(s.name)} must have at most 253 characters and be a sysctl name such as kernel.shm_rmid_forced`);
+    else {
+      const dotted = normalizeSysctlName(s.name);
+      if (names.has(dotted)) e.add(`${sp}.name`, `duplicate sysctl ${q(s.name)}`);
+      names.add(dotted);
+      if (spec.hostNetwork === true && dotted.startsWith('net.')) e.add(`${sp}.name`, "may not be specified when 'hostNetwork' is true");
+      if (spec.hostIPC === true && (dotted === 'kernel.sem' || dotted.startsWith('kernel.shm') || dotted.startsWith('kernel.msg') || dotted.startsWith('fs.mqueue.'))) e.add(`${sp}.name`, "may not be specified when 'hostIPC' is true");
+    }
+    if (typeof s.value !== 'string') e.add(`${sp}.value`, 'must be a string');
+  }
+}
+
+/** upstream ValidateSecurityContext of one container. */
+function validateContainerSecurityContext(e: Errors, c: Obj, path: string, hostUsersFalse: boolean): void {
+  const sc = c.securityContext;
+  if (!isObj(sc)) return;
+  const sp = `${path}.securityContext`;
+  validateCommonSecurityContext(e, sc, sp);
+  for (const k of ['privileged', 'readOnlyRootFilesystem', 'allowPrivilegeEscalation']) optionalBool(e, sc, k, sp);
+  optionalEnum(e, sc, 'procMount', sp, PROC_MOUNT_TYPES);
+  if (sc.procMount === 'Unmasked' && !hostUsersFalse) e.add(`${sp}.procMount`, '`hostUsers` must be false to use `Unmasked`');
+  const caps = sc.capabilities;
+  let added: unknown[] = [];
+  if (caps !== undefined && caps !== null) {
+    if (!isObj(caps)) e.add(`${sp}.capabilities`, 'must be an object');
+    else {
+      stringArray(e, caps.add, `${sp}.capabilities.add`);
+      stringArray(e, caps.drop, `${sp}.capabilities.drop`);
+      if (Array.isArray(caps.add)) added = caps.add;
+    }
+  }
+  if (sc.allowPrivilegeEscalation === false) {
+    if (sc.privileged === true) e.add(sp, 'cannot set `allowPrivilegeEscalation` to false and `privileged` to true');
+    if (added.includes('CAP_SYS_ADMIN') || added.includes('SYS_ADMIN')) e.add(sp, 'cannot set `allowPrivilegeEscalation` to false and `capabilities.Add` CAP_SYS_ADMIN');
+  }
+}
+
 interface ContainerContext {
+  /** spec.hostUsers is false (procMount Unmasked needs it). */
+  hostUsersFalse: boolean;
   init: boolean;
   hostNetwork: boolean;
   names: Set<string>;
@@ -342,6 +452,7 @@ function validateContainer(e: Errors, c: Obj, path: string, ctx: ContainerContex
   optionalBool(e, c, 'stdin', path);
   optionalBool(e, c, 'tty', path);
   if (c.securityContext !== undefined && c.securityContext !== null && !isObj(c.securityContext)) e.add(`${path}.securityContext`, 'must be an object');
+  validateContainerSecurityContext(e, c, path, ctx.hostUsersFalse);
   let sidecar = false;
   if (c.restartPolicy !== undefined && c.restartPolicy !== null) {
     if (!ctx.init) e.add(`${path}.restartPolicy`, 'may only be set on init containers');
@@ -453,10 +564,11 @@ export function validatePod(pod: unknown): FieldError[] {
   optionalString(e, spec, 'hostname', 'spec');
   if (typeof spec.hostname === 'string' && spec.hostname !== '' && !isDns1123Label(spec.hostname)) e.add('spec.hostname', `${q(spec.hostname)} is not ${LABEL_HELP}`);
   if (spec.securityContext !== undefined && spec.securityContext !== null && !isObj(spec.securityContext)) e.add('spec.securityContext', 'must be an object');
+  validatePodSecurityContext(e, spec);
   objectList(e, spec.tolerations, 'spec.tolerations');
   stringMap(e, spec.nodeSelector, 'spec.nodeSelector');
   const volumes = validateVolumes(e, spec);
-  const ctx: ContainerContext = { init: true, hostNetwork: spec.hostNetwork === true, names: new Set(), volumes, hostPorts: new Map() };
+  const ctx: ContainerContext = { hostUsersFalse: spec.hostUsers === false, init: true, hostNetwork: spec.hostNetwork === true, names: new Set(), volumes, hostPorts: new Map() };
   for (const [c, i] of objectList(e, spec.initContainers, 'spec.initContainers')) validateContainer(e, c, `spec.initContainers[${i}]`, ctx);
   ctx.init = false;
   if (!Array.isArray(spec.containers) || spec.containers.length === 0) e.add('spec.containers', 'required: at least one container');

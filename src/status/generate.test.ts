@@ -136,3 +136,24 @@ void test('termination messages follow the runtime message and share 12 KiB per 
   const big = generatePodStatus(pod(names.map((n) => c(n)), { restartPolicy: 'Never' }), state(deads), inputs({}, Object.fromEntries(deads.map((d) => [d.id, 'm'.repeat(4096)]))));
   for (const cs of big.containerStatuses ?? []) assert.equal(cs.state?.terminated?.message?.length, 3072, '12 KiB / 4 containers');
 });
+
+void test('ephemeral containers: waiting, running, terminated; never ready, no started; not in the phase', () => {
+  const p = pod([c('a')], { ephemeralContainers: [{ name: 'dbg-wait', image: 'busybox' }, { name: 'dbg-run', image: 'busybox', targetContainerName: 'a' }, { name: 'dbg-done', image: 'busybox' }] });
+  const s = generatePodStatus(p, state([ctr('a'), ctr('dbg-run'), ctr('dbg-done', { state: 'exited', exitCode: 0, finishedAtMs: 5e6 })]), {
+    ...inputs({ 'dbg-wait': { reason: 'ErrImagePull', message: 'denied' } }),
+    probes: (name: string) => {
+      assert.equal(name, 'a', 'ephemeral containers are never probed');
+      return { started: true, ready: true };
+    },
+  });
+  assert.equal(s.phase, 'Running');
+  assert.equal(cond(s, 'Ready')?.status, 'True');
+  const [wait, run, done] = s.ephemeralContainerStatuses ?? [];
+  assert.deepEqual(wait?.state, { waiting: { reason: 'ErrImagePull', message: 'denied' } });
+  assert.ok(run?.state?.running);
+  assert.equal(run.ready, false);
+  assert.equal('started' in run, false);
+  assert.equal(run.restartCount, 0);
+  assert.equal(done?.state?.terminated?.reason, 'Completed');
+  assert.equal(generatePodStatus(pod([c('a')]), state([ctr('a')]), inputs()).ephemeralContainerStatuses, undefined);
+});

@@ -4,6 +4,7 @@ import type { Container, ContainerState, ContainerStatus, Pod, PodCondition, Pod
 import type { ContainerRuntimeStatus, PodRuntimeState } from '../pleg/runtime-state.ts';
 import type { WaitingReason } from '../kuberuntime/runtime-manager.ts';
 import { getPodQOS } from '../cm/qos.ts';
+import { ephemeralContainerSpec } from '../kuberuntime/ephemeral.ts';
 
 export interface StatusInputs {
   hostIP: string;
@@ -51,12 +52,16 @@ function terminatedState(c: ContainerRuntimeStatus, runtimeName: string, message
   };
 }
 
-function containerStatus(spec: Container, state: PodRuntimeState, inputs: StatusInputs, defaultWaiting: string): ContainerStatus {
+/**
+ * One container's status. An ephemeral container is never probed and never ready, and has no
+ * `started` (upstream's prober sets it for regular and init containers only).
+ */
+function containerStatus(spec: Container, state: PodRuntimeState, inputs: StatusInputs, defaultWaiting: string, ephemeral = false): ContainerStatus {
   const all = state.containers.filter((c) => c.name === spec.name);
   const cur = all[0];
   const prev = all[1];
   const waitingReason = inputs.waiting.get(spec.name);
-  const status: ContainerStatus = { name: spec.name, image: spec.image ?? '', imageID: '', ready: false, restartCount: 0, started: false };
+  const status: ContainerStatus = { name: spec.name, image: spec.image ?? '', imageID: '', ready: false, restartCount: 0, ...(ephemeral ? {} : { started: false }) };
   const lastOf = (c: ContainerRuntimeStatus | undefined): ContainerState =>
     c && c.state === 'exited' ? terminatedState(c, inputs.runtimeName, inputs.terminationMessages.get(c.id)) : {};
   if (!cur) {
@@ -70,9 +75,11 @@ function containerStatus(spec: Container, state: PodRuntimeState, inputs: Status
   if (cur.state === 'running') {
     status.state = { running: { startedAt: toISO(cur.startedAtMs) as unknown as Date } };
     status.lastState = lastOf(prev);
-    const probed = inputs.probes ? inputs.probes(spec.name, cur.id) : { started: true, ready: true };
-    status.started = probed.started;
-    status.ready = probed.started && probed.ready;
+    if (!ephemeral) {
+      const probed = inputs.probes ? inputs.probes(spec.name, cur.id) : { started: true, ready: true };
+      status.started = probed.started;
+      status.ready = probed.started && probed.ready;
+    }
   } else if (cur.state === 'exited' && !waitingReason) {
     status.state = terminatedState(cur, inputs.runtimeName, inputs.terminationMessages.get(cur.id));
     status.lastState = lastOf(prev);
@@ -179,7 +186,7 @@ export function podConditions(pod: Pod, phase: PodStatus['phase'], sandboxReady:
 
 /** Caps every terminated message so the pod's messages fit MAX_POD_TERMINATION_MESSAGE_BYTES together (upstream normalizeStatus). */
 function capTerminationMessages(pod: Pod, statuses: ContainerStatus[]): void {
-  const count = (pod.spec?.containers ?? []).length + (pod.spec?.initContainers ?? []).length;
+  const count = (pod.spec?.containers ?? []).length + (pod.spec?.initContainers ?? []).length + (pod.spec?.ephemeralContainers ?? []).length;
   const perContainer = count > 0 ? Math.floor(MAX_POD_TERMINATION_MESSAGE_BYTES / count) : MAX_POD_TERMINATION_MESSAGE_BYTES;
   for (const s of statuses) {
     for (const st of [s.state, s.lastState]) {
@@ -195,12 +202,14 @@ export function generatePodStatus(pod: Pod, state: PodRuntimeState, inputs: Stat
   const defaultWaiting = (pod.spec?.initContainers ?? []).length > 0 ? 'PodInitializing' : 'ContainerCreating';
   const initStatuses = (pod.spec?.initContainers ?? []).map((c) => containerStatus(c, state, inputs, defaultWaiting));
   const statuses = (pod.spec?.containers ?? []).map((c) => containerStatus(c, state, inputs, defaultWaiting));
+  // Ephemeral containers: waiting, running or terminated as any container, but never restarted.
+  const ephemeralStatuses = (pod.spec?.ephemeralContainers ?? []).map((ec) => containerStatus(ephemeralContainerSpec(ec), state, inputs, defaultWaiting, true));
   // A regular init container that succeeded counts as ready, as upstream's prober manager has it.
   (pod.spec?.initContainers ?? []).forEach((c, i) => {
     const s = initStatuses[i]!;
     if (!isRestartableInit(c) && s.state?.terminated?.exitCode === 0) s.ready = true;
   });
-  capTerminationMessages(pod, [...initStatuses, ...statuses]);
+  capTerminationMessages(pod, [...initStatuses, ...statuses, ...ephemeralStatuses]);
   let phase = podPhase(pod, initStatuses, statuses, inputs.podIsTerminal);
   if (inputs.initFailed) phase = 'Failed';
   const sandboxReady = !!sandbox?.ready && (!!pod.spec?.hostNetwork || !!sandbox.ip);
@@ -214,6 +223,7 @@ export function generatePodStatus(pod: Pod, state: PodRuntimeState, inputs: Stat
     podIPs: podIPs.length ? podIPs.map((ip) => ({ ip })) : undefined,
     initContainerStatuses: initStatuses.length ? initStatuses : undefined,
     containerStatuses: statuses,
+    ephemeralContainerStatuses: ephemeralStatuses.length ? ephemeralStatuses : undefined,
     qosClass: getPodQOS(pod),
   };
 }

@@ -34,6 +34,7 @@ import type { EnvVarValue } from '../kuberuntime/envvars.ts';
 import type { Mounter } from './mounter.ts';
 import { configMapPayload, downwardAPIPayload, fsUserFrom, projectedPayload, secretPayload, DEFAULT_MODE } from './payload.ts';
 import { setUpHostPath } from './hostpath.ts';
+import { setVolumeOwnership } from './ownership.ts';
 import { BIDIRECTIONAL_NEEDS_PRIVILEGED, bindSubPath, checkSubPath, cleanSubPaths, expandSubPathExpr, safeMakeDir, translateMountPropagation } from './subpath.ts';
 
 export const EMPTY_DIR_PLUGIN_DIR = 'kubernetes.io~empty-dir';
@@ -337,7 +338,7 @@ export class VolumeManager implements PodVolumes {
     }
     const dir = this.volumeDir(pod.metadata?.uid ?? '', kind, volume.name);
     if (kind === 'emptyDir') {
-      await mkdir(dir, { recursive: true, mode: 0o777 });
+      const created = await mkdir(dir, { recursive: true, mode: 0o777 });
       if (volume.emptyDir?.medium === 'Memory') {
         const limit = volume.emptyDir.sizeLimit;
         await this.ensureTmpfs(dir, limit ? nanosToValue(parseQuantityNanos(limit)) : undefined);
@@ -347,6 +348,9 @@ export class VolumeManager implements PodVolumes {
         const st = await stat(dir);
         if ((st.mode & 0o777) !== 0o777) await chmod(dir, (st.mode & 0o7777) | 0o777);
       }
+      // fsGroup once, when the volume is first set up (upstream: at its mount, then never again).
+      const sc = pod.spec?.securityContext;
+      if (created !== undefined && typeof sc?.fsGroup === 'number') await setVolumeOwnership(dir, sc.fsGroup, { readOnly: false, changePolicy: sc.fsGroupChangePolicy });
       return dir;
     }
     await this.writeVolume(pod, volume, kind, dir, signal);

@@ -1,0 +1,217 @@
+// The kubelet's cgroup hierarchy with the cgroupfs driver (upstream pkg/kubelet/cm:
+// containerManagerImpl's node allocatable cgroup, qosContainerManagerImpl, podContainerManagerImpl):
+//   <cgroupRoot>/kubepods                  Guaranteed pods; limited to node allocatable
+//   <cgroupRoot>/kubepods/burstable        cpu shares = the Burstable pods' summed cpu requests
+//   <cgroupRoot>/kubepods/besteffort       cpu shares = 2
+//   .../pod<uid>                           one per pod, with its cpu, memory and pids limits,
+//                                          made before its sandbox (the sandbox's cgroup_parent)
+// QoS shares are updated when a pod cgroup is made or removed and every minute; pod cgroups of
+// pods the kubelet no longer knows are removed then too. It also applies the kubelet's own
+// oom_score_adj (-999) once and says so, once, when the kernel refuses negative values: the
+// runtime then clamps the -997 of Guaranteed containers too.
+import { readFile, writeFile } from 'node:fs/promises';
+import type { Clock } from '../common/clock.ts';
+import { errorMessage, isAbort } from '../common/errors.ts';
+import type { KubeletConfig } from '../config/types.ts';
+import type { Pod } from '../kube/types.ts';
+import type { Logger } from '../observability/logger.ts';
+import { kubepodsCgroupConfig, kubepodsResources, type ResourceNanos } from './allocatable.ts';
+import { CgroupfsManager, type CgroupManager, type CgroupResources } from './cgroup-manager.ts';
+import { removePodCgroups } from './pod-cgroups.ts';
+import { getPodQOS } from './qos.ts';
+import { KUBELET_OOM_SCORE_ADJ, podCgroupName, podResourceLimits, qosCgroupCpuShares, qosCgroupName, QUOTA_PERIOD_US } from './resources.ts';
+
+/** How often the QoS cgroups are brought up to date (upstream periodicQOSCgroupUpdateInterval, 1 min). */
+export const QOS_CGROUP_UPDATE_PERIOD_MS = 60_000;
+
+/** What the kubelet calls around a pod's life (the role interface of this manager). */
+export interface PodCgroups {
+  /**
+   * Before the pod's sandbox is created (called on every sync, cheap when done): makes the pod
+   * cgroup with the pod's limits when it does not exist, then updates the QoS cgroups. Never
+   * rejects: a failure is logged (the runtime then makes the cgroup without limits).
+   */
+  ensurePod(pod: Pod): Promise<void>;
+  /** After every container of the pod is gone: removes its pod cgroup, updates the QoS cgroups. Never rejects. */
+  podRemoved(uid: string): Promise<void>;
+}
+
+export interface ContainerManagerDeps {
+  config: Pick<KubeletConfig, 'cgroupRoot' | 'cgroupsPerQOS' | 'podPidsLimit' | 'kubeReserved' | 'systemReserved' | 'enforceNodeAllocatable'>;
+  /** The node's capacity: CPUs and MemTotal. */
+  machine: { numCores: number; memoryCapacityBytes: number };
+  /** Pods admitted and not terminal (the Burstable ones decide the burstable shares). */
+  activePods: () => Pod[];
+  /** Every pod UID the kubelet knows (desired or still being stopped): their cgroups are kept. */
+  knownPods: () => Set<string>;
+  clock: Clock;
+  logger: Logger;
+  cgroups?: CgroupManager;
+  /** Where /proc is (pid_max, the kubelet's oom_score_adj); for tests. */
+  procRoot?: string;
+  /** Cgroup mount point for removals; for tests. */
+  cgroupMount?: string;
+}
+
+const NANO = 1_000_000_000n;
+
+export class ContainerManager implements PodCgroups {
+  private readonly deps: ContainerManagerDeps;
+  private readonly cgroups: CgroupManager;
+  private readonly log: Logger;
+  private readonly procRoot: string;
+  /** Pods whose cgroup this manager made or found, so the orphan sweep leaves them alone. */
+  private readonly ensured = new Set<string>();
+  /** Pods whose cgroup could not be made: logged once each. */
+  private readonly failed = new Set<string>();
+  private kubepods: CgroupResources | null = null;
+  private kubepodsApplied = false;
+  private qosReady = false;
+
+  constructor(deps: ContainerManagerDeps) {
+    this.deps = deps;
+    this.cgroups = deps.cgroups ?? new CgroupfsManager(deps.cgroupMount ? { mount: deps.cgroupMount } : {});
+    this.log = deps.logger.child({ component: 'container-manager' });
+    this.procRoot = deps.procRoot ?? '/proc';
+  }
+
+  /**
+   * Start-up (upstream containerManagerImpl.Start with the QoS manager's Start): the kubelet's
+   * oom_score_adj, then kubepods with its node allocatable limits, burstable and besteffort.
+   * Resolves when done; never rejects (failures are logged and retried by run()).
+   */
+  async start(): Promise<void> {
+    await this.applyOwnOOMScoreAdj();
+    if (!this.deps.config.cgroupsPerQOS) return;
+    const pidMax = Number.parseInt((await readFile(`${this.procRoot}/sys/kernel/pid_max`, 'utf8').catch(() => '')).trim(), 10);
+    const capacity: ResourceNanos = new Map([
+      ['cpu', BigInt(this.deps.machine.numCores) * NANO],
+      ['memory', BigInt(this.deps.machine.memoryCapacityBytes) * NANO],
+    ]);
+    if (Number.isSafeInteger(pidMax) && pidMax > 0) capacity.set('pid', BigInt(pidMax) * NANO);
+    this.kubepods = kubepodsCgroupConfig(kubepodsResources(capacity, this.deps.config));
+    await this.ensureKubepods();
+    await this.updateQosCgroups();
+  }
+
+  /** Every minute until the signal aborts: the QoS cgroups, kubepods if it failed, orphaned pod cgroups. */
+  async run(signal: AbortSignal): Promise<void> {
+    if (!this.deps.config.cgroupsPerQOS) return;
+    while (!signal.aborted) {
+      try {
+        await this.deps.clock.sleep(QOS_CGROUP_UPDATE_PERIOD_MS, signal);
+      } catch (err) {
+        if (isAbort(err) && signal.aborted) return;
+        throw err;
+      }
+      if (!this.kubepodsApplied) await this.ensureKubepods();
+      await this.updateQosCgroups();
+      await this.removeOrphanedPodCgroups();
+    }
+  }
+
+  async ensurePod(pod: Pod): Promise<void> {
+    if (!this.deps.config.cgroupsPerQOS) return;
+    const uid = pod.metadata?.uid ?? '';
+    const cfg = this.deps.config;
+    try {
+      const name = podCgroupName(getPodQOS(pod), uid, cfg.cgroupRoot);
+      this.ensured.add(uid);
+      if (await this.cgroups.exists(name)) return;
+      if (!this.qosReady) await this.ensureQosCgroups();
+      const limits = podResourceLimits(pod, { cpuCFSQuota: true, cpuCFSQuotaPeriodUs: QUOTA_PERIOD_US, podPidsLimit: cfg.podPidsLimit });
+      await this.cgroups.create(name, limits);
+      this.log.debug({ pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`, podUID: uid, cgroup: name, limits }, 'pod cgroup created');
+      this.failed.delete(uid);
+      await this.updateQosCgroups();
+    } catch (err) {
+      if (this.failed.has(uid)) return;
+      this.failed.add(uid);
+      this.log.warn({ pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`, podUID: uid, err: errorMessage(err) }, 'could not create the pod cgroup with its limits; the runtime creates it without them');
+    }
+  }
+
+  async podRemoved(uid: string): Promise<void> {
+    this.ensured.delete(uid);
+    this.failed.delete(uid);
+    if (!this.deps.config.cgroupsPerQOS) return;
+    try {
+      await removePodCgroups(uid, this.deps.config.cgroupRoot, this.deps.cgroupMount);
+    } catch (err) {
+      this.log.warn({ podUID: uid, err: errorMessage(err) }, 'could not remove the pod cgroup');
+    }
+    await this.updateQosCgroups();
+  }
+
+  /** Upstream enforceNodeAllocatableCgroups: kubepods created, or updated, with its limits. */
+  private async ensureKubepods(): Promise<void> {
+    const name = qosCgroupName('Guaranteed', this.deps.config.cgroupRoot);
+    const limits = this.kubepods ?? {};
+    try {
+      if (await this.cgroups.exists(name)) await this.cgroups.update(name, limits);
+      else await this.cgroups.create(name, limits);
+      this.kubepodsApplied = true;
+      this.log.info({ cgroup: name, ...limits }, 'Updated Node Allocatable limit across pods');
+    } catch (err) {
+      this.log.warn({ cgroup: name, err: errorMessage(err) }, 'Failed to update Node Allocatable Limits; retrying in a minute');
+    }
+  }
+
+  /** Creates burstable and besteffort when missing (upstream qosContainerManagerImpl.Start). */
+  private async ensureQosCgroups(): Promise<void> {
+    const root = this.deps.config.cgroupRoot;
+    if (!(await this.cgroups.exists(qosCgroupName('Guaranteed', root)))) await this.cgroups.create(qosCgroupName('Guaranteed', root), this.kubepods ?? {});
+    for (const qos of ['Burstable', 'BestEffort'] as const) {
+      const name = qosCgroupName(qos, root);
+      if (!(await this.cgroups.exists(name))) await this.cgroups.create(name, {});
+    }
+    this.qosReady = true;
+  }
+
+  /** Upstream UpdateCgroups: the QoS classes' cpu shares from the active pods. Never rejects. */
+  private async updateQosCgroups(): Promise<void> {
+    if (!this.deps.config.cgroupsPerQOS) return;
+    const root = this.deps.config.cgroupRoot;
+    try {
+      if (!this.qosReady) await this.ensureQosCgroups();
+      const shares = qosCgroupCpuShares(this.deps.activePods());
+      await this.cgroups.update(qosCgroupName('Burstable', root), { cpuShares: shares.burstable });
+      await this.cgroups.update(qosCgroupName('BestEffort', root), { cpuShares: shares.bestEffort });
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, 'Failed to update QoS cgroup configuration');
+    }
+  }
+
+  /** Pod cgroups of pods the kubelet does not know (upstream cleanupOrphanedPodCgroups); only empty ones go. */
+  private async removeOrphanedPodCgroups(): Promise<void> {
+    const root = this.deps.config.cgroupRoot;
+    const known = this.deps.knownPods();
+    for (const qos of ['Guaranteed', 'Burstable', 'BestEffort'] as const) {
+      for (const child of await this.cgroups.children(qosCgroupName(qos, root))) {
+        const m = /^pod(.+)$/.exec(child);
+        const uid = m?.[1];
+        if (!uid || known.has(uid) || this.ensured.has(uid)) continue;
+        const removed = await removePodCgroups(uid, root, this.deps.cgroupMount).catch(() => 0);
+        if (removed > 0) this.log.info({ podUID: uid }, 'removed the cgroup of a pod that no longer exists');
+      }
+    }
+  }
+
+  /**
+   * Upstream applies --oom-score-adj (-999) to the kubelet itself at start. Where the kernel
+   * refuses negative values (these machines), that is said once here: the runtime clamps the
+   * -997 of Guaranteed and node-critical containers the same way, so no pod logs it again.
+   */
+  private async applyOwnOOMScoreAdj(): Promise<void> {
+    const file = `${this.procRoot}/self/oom_score_adj`;
+    try {
+      await writeFile(file, String(KUBELET_OOM_SCORE_ADJ));
+    } catch (err) {
+      const current = (await readFile(file, 'utf8').catch(() => '?')).trim();
+      this.log.warn(
+        { oomScoreAdj: KUBELET_OOM_SCORE_ADJ, current, err: errorMessage(err) },
+        'the kernel refuses negative oom_score_adj values here: the kubelet keeps its current score, and the runtime clamps the -997 of Guaranteed and node-critical containers (containerd restrict_oom_score_adj) to its own',
+      );
+    }
+  }
+}
