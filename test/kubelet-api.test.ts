@@ -1,13 +1,14 @@
 // The kubelet API (HTTPS, --port) with the real clients through the REAL API server: kubectl logs
 // (-f, --previous, --tail, --since), exec (interactive and not), attach, port-forward carrying
 // bytes both ways; and the server's own guard: 401 without credentials, 403 for a token without
-// RBAC, a log file swapped for a symlink never served.
+// RBAC, a log file swapped for a symlink never served; a WebSocket client straight to the kubelet.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, symlink, unlink } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { SLEEP_UNTIL_TERM } from './harness.ts';
 import { ADMIN_KUBECONFIG, ClusterNode, KUBECTL, busybox, isRunningAndReady, kubectl } from './cluster-harness.ts';
@@ -194,5 +195,46 @@ test('the kubelet API refuses anonymous and unauthorised callers, and never serv
     assert.doesNotMatch(traversal.body, /root:/);
     const badQuery = await kubeletGet(port, `/containerLogs/${ns}/p/main?tailLines=-3`, { cert, key });
     assert.equal(badQuery.status, 400, badQuery.body);
+
+    // A WebSocket client straight to the kubelet (kubectl itself speaks SPDY to the kubelet through
+    // the API server): the upgrade is proxied to the runtime, which answers 101 and streams the output.
+    const ws = await webSocketExec(port, `/exec/${ns}/p/main?command=echo&command=hello-ws&output=1&error=1`, { cert, key });
+    assert.match(ws.head, /^HTTP\/1\.1 101 /);
+    assert.match(ws.head, /sec-websocket-protocol: v4\.channel\.k8s\.io/i);
+    assert.ok(ws.payload.includes('hello-ws'), `the command's output in the frames: ${JSON.stringify(ws.payload)}`);
+    const wsDenied = await webSocketExec(port, `/exec/${ns}/p/main?command=true&output=1`, { token });
+    assert.match(wsDenied.head, /^HTTP\/1\.1 403 /, 'an upgrade is authorized like any request');
   });
 });
+
+/** A raw WebSocket upgrade to the kubelet API (RFC 6455 handshake); resolves to the response head and what followed it. */
+function webSocketExec(port: number, path: string, creds: { token?: string; cert?: string; key?: string }): Promise<{ head: string; payload: string }> {
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, cert: creds.cert, key: creds.key }, () => {
+      s.write([
+        `GET ${path} HTTP/1.1`, `Host: 127.0.0.1:${port}`, 'Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13',
+        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`, 'Sec-WebSocket-Protocol: v4.channel.k8s.io',
+        ...(creds.token ? [`Authorization: Bearer ${creds.token}`] : []), '', '',
+      ].join('\r\n'));
+    });
+    let data = Buffer.alloc(0);
+    const done = (): void => {
+      const text = data.toString('latin1');
+      const end = text.indexOf('\r\n\r\n');
+      resolve({ head: end < 0 ? text : text.slice(0, end), payload: end < 0 ? '' : text.slice(end + 4) });
+    };
+    s.on('data', (d: Buffer) => {
+      data = Buffer.concat([data, d]);
+      if (data.includes('hello-ws') || /^HTTP\/1\.1 [45]/.test(data.toString('latin1'))) {
+        s.destroy();
+        done();
+      }
+    });
+    s.on('close', done);
+    s.on('error', reject);
+    setTimeout(() => {
+      s.destroy();
+      done();
+    }, 15_000).unref();
+  });
+}
