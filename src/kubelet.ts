@@ -382,6 +382,10 @@ export class Kubelet implements PodSyncer {
       await mirror;
       return { requeueAfterMs: null };
     }
+    // Upstream order: the status shows what the runtime reports before this sync acts on it, so
+    // an exit reaches the API before the sandbox is stopped or the container restarted.
+    const last = this.statusInputs.get(uid);
+    if (last) await this.setStatus(pod, state, last.waiting, last.initFailed);
     await this.deps.podCgroups?.ensurePod(pod);
     const result = await this.runtimeManager.syncPod(pod, state, signal, this.probeResults(uid, state));
     // Keeps tokens, configMaps and secrets in the pod's volumes current.

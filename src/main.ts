@@ -24,6 +24,9 @@ import { ContainerManager } from './cm/container-manager.ts';
 import { EvictionManager } from './eviction/manager.ts';
 import { hasDedicatedImageFs } from './eviction/disk-info.ts';
 import { readMachineInfo } from './node/machine.ts';
+import { ImageGCManager } from './gc/image-gc.ts';
+import { deleteAllUnusedContainers } from './gc/container-gc.ts';
+import { readFsInfo } from './stats/procfs.ts';
 
 async function main(): Promise<number> {
   let loaded;
@@ -94,11 +97,24 @@ async function main(): Promise<number> {
       clock: realClock,
       logger,
     });
+    const imageGC = new ImageGCManager({
+      images: cri,
+      runtime: cri,
+      fsInfo: readFsInfo,
+      policy: { highThresholdPercent: config.imageGCHighThresholdPercent, lowThresholdPercent: config.imageGCLowThresholdPercent, minAgeMs: config.imageMinimumGCAgeMs },
+      sandboxImage: config.podInfraContainerImage,
+      clock: realClock,
+      logger,
+    });
     const eviction = new EvictionManager({
       config,
       summary: (signal) => stats.summaryMs(signal, true),
       pods: { activePods: () => kubelet.activePods(), evictPod: (pod, opts, signal) => kubelet.evictPod(pod, opts, signal), podCleanedUp: (uid) => kubelet.podCleanedUp(uid) },
       dedicatedImageFs: (signal) => hasDedicatedImageFs(cri, config.rootDir, signal),
+      reclaimer: {
+        deleteAllUnusedContainers: async (signal) => void (await deleteAllUnusedContainers(cri, logger, signal)),
+        deleteUnusedImages: async (signal) => void (await imageGC.deleteUnusedImages(signal)),
+      },
       recorder: cluster?.recorder ?? localRecorder,
       clock: realClock,
       logger,
@@ -150,7 +166,7 @@ async function main(): Promise<number> {
       }));
     }
     await containerManager.start();
-    const tasks = [kubelet.pleg.run(stop.signal), containerManager.run(stop.signal), eviction.run(stop.signal)];
+    const tasks = [kubelet.pleg.run(stop.signal), containerManager.run(stop.signal), eviction.run(stop.signal), imageGC.run(stop.signal)];
     const logMaxSize = parseQuantity(config.containerLogMaxSize);
     if (logMaxSize > 0) {
       const rotation = new ContainerLogManager({ runtime: cri, clock: realClock, logger, maxSizeBytes: logMaxSize, maxFiles: config.containerLogMaxFiles, podLogsDir: config.podLogsDir });

@@ -4,7 +4,11 @@
 // with its pod; and in cluster mode, node memory pressure: a BestEffort pod evicted before a
 // Burstable one within its requests, the MemoryPressure condition and its taint.
 import assert from 'node:assert/strict';
-import { access, readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Pod } from '../src/kube/types.ts';
@@ -160,6 +164,36 @@ spec:
     assert.equal(s.lastState?.terminated?.reason, 'OOMKilled');
     assert.equal(pod.status?.phase, 'Running', 'restartPolicy Always: the pod keeps running');
   }));
+
+/** Builds an empty image with a config of its own (a unique image ID) and pushes it to the local registry. */
+async function pushUniqueImage(ref: string): Promise<void> {
+  const run = promisify(execFile);
+  const dir = await mkdtemp(path.join(tmpdir(), 'gc-image-'));
+  try {
+    await run('umoci', ['init', '--layout', `${dir}/oci`]);
+    await run('umoci', ['new', '--image', `${dir}/oci:gc`]);
+    await run('umoci', ['config', '--image', `${dir}/oci:gc`, '--config.label', `tskubelet.test=${randomBytes(8).toString('hex')}`, '--config.cmd', '/bin/true']);
+    await run('skopeo', ['copy', '--dest-tls-verify=false', `oci:${dir}/oci:gc`, `docker://${ref}`]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('disk pressure: node-level reclaim removes an unused image, never one in use', { timeout: 180_000 }, (t) =>
+  withKubelet(t, async (h) => {
+    await h.writeManifest('user.yaml', manifest('user', container('main', '      {}\n')));
+    await h.waitForPod('user', (p) => p.status?.phase === 'Running', START_TIMEOUT_MS, 'Running');
+    const unused = '127.0.0.1:5000/gc-test:latest';
+    await pushUniqueImage(unused);
+    await h.cri.pullImage(unused, undefined, undefined);
+    assert.ok(await h.cri.imageStatus(unused), 'the unused image is there');
+    // imagefs.available<99% holds at once: DiskPressure; the eviction manager reclaims node-level
+    // resources first (dead containers, unused images) and cannot evict the (critical) static pod.
+    await poll(async () => (await h.cri.imageStatus(unused)) === null, 60_000, 'the unused image to be removed', () => h.logTail(30));
+    assert.ok(await h.cri.imageStatus(BUSYBOX_IMAGE), 'the image in use stays');
+    assert.equal((await h.getPod('user'))?.status?.phase, 'Running');
+    assert.ok(h.logRecords().some((r) => r.msg === 'Removing image to free bytes'));
+  }, { extraArgs: ['--eviction-hard=imagefs.available<99%', '--minimum-image-ttl-duration=0s'] }));
 
 // --- node memory pressure (cluster mode: the Node's condition and taint, API pods) -------------
 

@@ -66,7 +66,10 @@ spec:
     assert.ok((busy.memory?.workingSetBytes ?? 0) > 0);
     assert.ok((busy.memory?.availableBytes ?? 0) > 0 && busy.memory!.availableBytes! <= 64 * 1024 * 1024, 'available = limit - working set');
     assert.ok(busy.logs && (busy.logs.usedBytes ?? 0) > 0, 'the log file is counted');
-    assert.ok((p.cpu?.usageNanoCores ?? 0) >= (busy.cpu?.usageNanoCores ?? 0) * 0.8, 'the pod uses at least what its busy container does');
+    assert.ok(
+      (p.cpu?.usageNanoCores ?? 0) >= (busy.cpu?.usageNanoCores ?? 0) * 0.8,
+      `the pod uses at least what its busy container does: pod ${JSON.stringify(p.cpu)}, busy ${JSON.stringify(busy.cpu)}`,
+    );
     assert.ok((p.memory?.workingSetBytes ?? 0) > 0);
     assert.equal(p.network?.name, 'eth0');
     assert.ok((p.process_stats?.process_count ?? 0) >= 2);

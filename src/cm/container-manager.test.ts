@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { FakeClock } from '../common/clock.ts';
@@ -146,5 +146,34 @@ test('a refused negative oom_score_adj is logged once, at start', async () => {
     assert.match(warnings[0]!, /refuses negative oom_score_adj/);
   } finally {
     await rm(proc, { recursive: true, force: true });
+  }
+});
+
+test('start removes the empty cgroups of pods nobody knows; a known pod keeps its cgroup', async () => {
+  const proc = await fakeProc();
+  const mount = await mkdtemp(path.join(tmpdir(), 'cgmount-'));
+  try {
+    for (const d of ['memory/kubepods/besteffort/podgone', 'memory/kubepods/besteffort/podknown', 'cpu/kubepods/besteffort/podgone']) await mkdir(path.join(mount, d), { recursive: true });
+    const cgroups = new FakeCgroups();
+    for (const name of ['/kubepods', '/kubepods/burstable', '/kubepods/besteffort', '/kubepods/besteffort/podgone', '/kubepods/besteffort/podknown']) cgroups.groups.set(name, {});
+    const cm = new ContainerManager({
+      config: { cgroupRoot: '/', cgroupsPerQOS: true, podPidsLimit: -1, kubeReserved: {}, systemReserved: {}, enforceNodeAllocatable: ['pods'] },
+      machine: { numCores: 1, memoryCapacityBytes: 1024 ** 3 },
+      activePods: () => [],
+      knownPods: () => new Set(['known']),
+      clock: new FakeClock(),
+      logger: silentLogger,
+      cgroups,
+      procRoot: proc,
+      cgroupMount: mount,
+    });
+    await cm.start();
+    const present = (d: string): Promise<boolean> => access(path.join(mount, d)).then(() => true, () => false);
+    assert.equal(await present('memory/kubepods/besteffort/podgone'), false);
+    assert.equal(await present('cpu/kubepods/besteffort/podgone'), false);
+    assert.equal(await present('memory/kubepods/besteffort/podknown'), true);
+  } finally {
+    await rm(proc, { recursive: true, force: true });
+    await rm(mount, { recursive: true, force: true });
   }
 });

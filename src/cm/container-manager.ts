@@ -77,7 +77,8 @@ export class ContainerManager implements PodCgroups {
 
   /**
    * Start-up (upstream containerManagerImpl.Start with the QoS manager's Start): the kubelet's
-   * oom_score_adj, then kubepods with its node allocatable limits, burstable and besteffort.
+   * oom_score_adj, then kubepods with its node allocatable limits, burstable and besteffort, and
+   * the empty cgroups of pods nobody knows removed (only empty ones can be: a running pod's stays).
    * Resolves when done; never rejects (failures are logged and retried by run()).
    */
   async start(): Promise<void> {
@@ -92,6 +93,8 @@ export class ContainerManager implements PodCgroups {
     this.kubepods = kubepodsCgroupConfig(kubepodsResources(capacity, this.deps.config));
     await this.ensureKubepods();
     await this.updateQosCgroups();
+    // Pods removed while no kubelet ran (e.g. by CRI directly) leave empty pod cgroups behind.
+    await this.removeOrphanedPodCgroups();
   }
 
   /** Every minute until the signal aborts: the QoS cgroups, kubepods if it failed, orphaned pod cgroups. */
@@ -186,15 +189,15 @@ export class ContainerManager implements PodCgroups {
   private async removeOrphanedPodCgroups(): Promise<void> {
     const root = this.deps.config.cgroupRoot;
     const known = this.deps.knownPods();
+    const removed: string[] = [];
     for (const qos of ['Guaranteed', 'Burstable', 'BestEffort'] as const) {
       for (const child of await this.cgroups.children(qosCgroupName(qos, root))) {
-        const m = /^pod(.+)$/.exec(child);
-        const uid = m?.[1];
+        const uid = /^pod(.+)$/.exec(child)?.[1];
         if (!uid || known.has(uid) || this.ensured.has(uid)) continue;
-        const removed = await removePodCgroups(uid, root, this.deps.cgroupMount).catch(() => 0);
-        if (removed > 0) this.log.info({ podUID: uid }, 'removed the cgroup of a pod that no longer exists');
+        if ((await removePodCgroups(uid, root, this.deps.cgroupMount).catch(() => 0)) > 0) removed.push(uid);
       }
     }
+    if (removed.length > 0) this.log.info({ podUIDs: removed }, 'removed the cgroups of pods that no longer exist');
   }
 
   /**

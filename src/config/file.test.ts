@@ -85,7 +85,7 @@ featureGates: {SidecarContainers: true}
 failSwapOn: false
 rotateCertificates: true
 nodeStatusUpdateFrequency: 10s
-imageGCHighThresholdPercent: 85
+imageMaximumGCAge: 1h
 memoryThrottlingFactor: 0.9
 providerID: kind://docker/n1
 `);
@@ -96,7 +96,7 @@ providerID: kind://docker/n1
     failSwapOn: false,
     rotateCertificates: true,
     nodeStatusUpdateFrequency: '10s',
-    imageGCHighThresholdPercent: 85,
+    imageMaximumGCAge: '1h',
     memoryThrottlingFactor: 0.9,
     providerID: 'kind://docker/n1',
   });

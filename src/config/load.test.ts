@@ -154,3 +154,12 @@ void test('eviction settings are validated, soft thresholds need a grace period'
   assert.deepEqual(config.evictionSoft, { 'memory.available': '1Gi' });
   assert.deepEqual(config.enforceNodeAllocatable, ['none']);
 });
+
+void test('image GC settings: upstream defaults, flags, low below high', async () => {
+  const d = await load([]);
+  assert.deepEqual([d.imageGCHighThresholdPercent, d.imageGCLowThresholdPercent, d.imageMinimumGCAgeMs], [85, 80, 120_000]);
+  const c = await load(['--image-gc-high-threshold=50', '--image-gc-low-threshold=40', '--minimum-image-ttl-duration=0s']);
+  assert.deepEqual([c.imageGCHighThresholdPercent, c.imageGCLowThresholdPercent, c.imageMinimumGCAgeMs], [50, 40, 0]);
+  await rejects(['--image-gc-high-threshold=50', '--image-gc-low-threshold=50'], fakeEnv(), /imageGCLowThresholdPercent \(50\) must be less than imageGCHighThresholdPercent \(50\)/);
+  await rejects(['--image-gc-high-threshold=101'], fakeEnv(), /field "imageGCHighThresholdPercent"/);
+});

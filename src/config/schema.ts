@@ -279,6 +279,18 @@ export const SETTINGS: { readonly [K in SettingKey]: Setting } = {
     kind: 'bool', field: 'mergeDefaultEvictionSettings',
     help: 'Fill the evictionHard signals the configuration leaves out with their defaults.',
   },
+  imageGCHighThresholdPercent: {
+    kind: 'int', field: 'imageGCHighThresholdPercent', flag: 'image-gc-high-threshold', rule: intIn(0, 100, 'an integer between 0 and 100'),
+    help: 'The percent of disk usage after which image garbage collection is always run (100 disables it).',
+  },
+  imageGCLowThresholdPercent: {
+    kind: 'int', field: 'imageGCLowThresholdPercent', flag: 'image-gc-low-threshold', rule: intIn(0, 100, 'an integer between 0 and 100'),
+    help: 'The percent of disk usage before which image garbage collection is never run; GC frees down to it.',
+  },
+  imageMinimumGCAgeMs: {
+    kind: 'duration', field: 'imageMinimumGCAge', flag: 'minimum-image-ttl-duration', rule: nonNegativeDuration,
+    help: 'Minimum age of an unused image before it is garbage collected.',
+  },
   clusterDNS: {
     kind: 'stringList', field: 'clusterDNS', flag: 'cluster-dns',
     rule: { expect: 'a list of IP addresses', test: (v) => Array.isArray(v) && v.every((s) => isString(s) && isIPAddress(s)) },

@@ -100,6 +100,12 @@ export interface KubeletConfig {
   readonly evictionMaxPodGracePeriod: number;
   /** Fill the evictionHard signals the configuration leaves out with their defaults. */
   readonly mergeDefaultEvictionSettings: boolean;
+  /** Image filesystem usage (percent) at or above which image GC runs; 100 disables it. */
+  readonly imageGCHighThresholdPercent: number;
+  /** Image filesystem usage (percent) image GC frees down to. */
+  readonly imageGCLowThresholdPercent: number;
+  /** An unused image is not garbage collected before this long after the kubelet first saw it. */
+  readonly imageMinimumGCAgeMs: number;
   readonly clusterDNS: readonly string[];
   readonly clusterDomain: string;
   /** Resolver file for pods with DNSPolicy Default/ClusterFirst; '' = none. */
@@ -187,6 +193,9 @@ export const KUBELET_DEFAULTS: Readonly<Pick<KubeletConfig, SettingKey>> = Objec
   evictionPressureTransitionPeriodMs: 5 * 60_000,
   evictionMaxPodGracePeriod: 0,
   mergeDefaultEvictionSettings: false,
+  imageGCHighThresholdPercent: 85,
+  imageGCLowThresholdPercent: 80,
+  imageMinimumGCAgeMs: 2 * 60_000,
   clusterDNS: Object.freeze([]),
   clusterDomain: '',
   resolvConf: '/etc/resolv.conf',

@@ -17,7 +17,11 @@ export function configProblems(config: KubeletConfig): string[] {
       problems.push(`${describe(setting)}: must be ${expectOf(setting)}, got ${shown(value)}`);
     }
   }
-  // Cross-field: every soft threshold needs its grace period (upstream ParseThresholdConfig).
+  // Cross-field, as upstream's validation.
+  if (config.imageGCLowThresholdPercent >= config.imageGCHighThresholdPercent) {
+    problems.push(`imageGCLowThresholdPercent (${config.imageGCLowThresholdPercent}) must be less than imageGCHighThresholdPercent (${config.imageGCHighThresholdPercent})`);
+  }
+  // Every soft threshold needs its grace period (upstream ParseThresholdConfig).
   if (problems.length === 0) {
     const eviction = thresholdConfigProblem(config);
     if (eviction) problems.push(`eviction settings: ${eviction}`);

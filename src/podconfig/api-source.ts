@@ -46,6 +46,8 @@ export class ApiServerSource implements PodSource {
   private readonly deps: ApiServerSourceDeps;
   private readonly log: Logger;
   private readonly pods = new Map<string, Pod>(); // by UID, as the API has them
+  /** Each received pod's fromApi copy: a snapshot re-sends the same objects for unchanged pods. */
+  private readonly marked = new WeakMap<Pod, Pod>();
   private resourceVersion = '';
 
   constructor(deps: ApiServerSourceDeps) {
@@ -114,7 +116,11 @@ export class ApiServerSource implements PodSource {
   private send(): void {
     const all = [...this.pods.values()];
     try {
-      this.deps.onPods(all.filter((p) => !isMirror(p)).map(fromApi));
+      this.deps.onPods(all.filter((p) => !isMirror(p)).map((p) => {
+        let marked = this.marked.get(p);
+        if (!marked) this.marked.set(p, (marked = fromApi(p)));
+        return marked;
+      }));
       this.deps.onMirrorPods?.(all.filter(isMirror));
     } catch (err) {
       this.log.error({ err: errorMessage(err) }, 'pod snapshot handler failed');

@@ -27,18 +27,31 @@ export interface PodSource {
 
 const uidOf = (pod: Pod): string => pod.metadata?.uid ?? '';
 
+/**
+ * contentKey of each pod object seen: pods are read-only once a source sent them, and a source
+ * sends the same objects again in every snapshot (the API source sends all its pods on each
+ * watch event), so each pod's canonical JSON is computed once, not once per snapshot.
+ */
+const contentKeys = new WeakMap<Pod, string>();
+
 /** A pod's content as compared for updates: everything but the config.seen annotation. */
 function contentKey(pod: Pod): string {
-  const annotations = { ...pod.metadata?.annotations };
-  delete annotations[CONFIG_SEEN_ANNOTATION];
-  return canonicalJson({ ...pod, metadata: { ...pod.metadata, annotations } });
+  let key = contentKeys.get(pod);
+  if (key === undefined) {
+    const annotations = { ...pod.metadata?.annotations };
+    delete annotations[CONFIG_SEEN_ANNOTATION];
+    key = canonicalJson({ ...pod, metadata: { ...pod.metadata, annotations } });
+    contentKeys.set(pod, key);
+  }
+  return key;
 }
 
 /**
  * Compares a source's known pods (by UID) with its new full snapshot. Added: new UIDs; removed:
  * UIDs gone; updated: same UID, different content other than config.seen — the updated pod keeps
  * the first-seen time of the known one (upstream checkAndUpdatePod). Pods without a UID are
- * ignored; a UID twice in `next` counts once (the first). Pure.
+ * ignored; a UID twice in `next` counts once (the first). Pure (each pod's content key is
+ * memoized by object, so the pods must not be changed once diffed).
  */
 export function diffPods(prev: ReadonlyMap<string, Pod>, next: readonly Pod[]): { added: Pod[]; updated: Pod[]; removed: Pod[] } {
   const added: Pod[] = [];
@@ -50,8 +63,12 @@ export function diffPods(prev: ReadonlyMap<string, Pod>, next: readonly Pod[]): 
     seen.add(uid);
     const old = prev.get(uid);
     if (old === undefined) added.push(pod);
-    else if (contentKey(old) !== contentKey(pod)) {
+    else if (old !== pod && contentKey(old) !== contentKey(pod)) {
       const firstSeen = old.metadata?.annotations?.[CONFIG_SEEN_ANNOTATION];
+      if (firstSeen === pod.metadata?.annotations?.[CONFIG_SEEN_ANNOTATION]) {
+        updated.push(pod); // already carries the first-seen time (or neither has one): no copy
+        continue;
+      }
       const annotations = { ...pod.metadata?.annotations };
       if (firstSeen !== undefined) annotations[CONFIG_SEEN_ANNOTATION] = firstSeen;
       else delete annotations[CONFIG_SEEN_ANNOTATION];

@@ -72,6 +72,23 @@ void test('different pods sync in parallel, bounded by maxConcurrentSyncs', asyn
   await w.stop();
 });
 
+void test('a termination does not wait for a sync slot', async () => {
+  const s = new RecordingSyncer();
+  s.syncDelayMs = 200;
+  const w = workers(s, 1);
+  w.syncPod(pod('a'));
+  w.syncPod(pod('b')); // waits for a's slot
+  w.terminatePod(pod('c')); // a pod known only to the runtime (an orphan) or being deleted
+  await tick(50);
+  assert.deepEqual([...s.calls].sort(), ['sync a g0', 'terminate c g0']);
+  assert.equal(w.state('c'), 'terminated');
+  w.terminatePod(pod('b')); // its sync was still waiting for a slot
+  await tick(50);
+  assert.deepEqual([...s.calls].sort(), ['sync a g0', 'terminate b g0', 'terminate c g0']);
+  assert.equal(w.state('b'), 'terminated');
+  await w.stop();
+});
+
 void test('a runtime change wakes an idle worker; unknown pods are ignored', async () => {
   const s = new RecordingSyncer();
   const w = workers(s);

@@ -7,7 +7,10 @@
 //   terminating: a terminate request aborts the running sync and is never replaced by an
 //                update; terminatePod stops and removes everything the pod has.
 //   terminated:  the worker is gone; a new update for the same UID would start a new one.
-// Different pods proceed in parallel, bounded by maxConcurrentSyncs.
+// Different pods proceed in parallel: syncs bounded by maxConcurrentSyncs, terminations not
+// (upstream bounds neither). A termination mostly waits on the runtime and frees what the pod
+// holds; queued behind starts, a burst of deletions would wait for whole start-ups (under churn
+// that was most of delete -> gone) and hold the slots the starts need.
 import type { Clock } from '../common/clock.ts';
 import { errorMessage, isAbort } from '../common/errors.ts';
 import type { Pod } from '../kube/types.ts';
@@ -28,7 +31,7 @@ export interface PodWorkersDeps {
   logger: Logger;
   /** Periodic resync of every pod (upstream syncFrequency, 1 min). */
   resyncIntervalMs: number;
-  /** Pods synced at the same time, at most (the rest wait their turn). */
+  /** Pods synced at the same time, at most (the rest wait their turn); terminations do not count. */
   maxConcurrentSyncs: number;
 }
 
@@ -51,7 +54,8 @@ export class PodWorkers {
   private readonly deps: PodWorkersDeps;
   private readonly workers = new Map<string, Worker>();
   private active = 0;
-  private readonly waitingForSlot: (() => void)[] = [];
+  /** Workers waiting for a sync slot, first come first served; grant(true): the slot is theirs. */
+  private readonly waitingForSlot: { w: Worker; grant: (slot: boolean) => void }[] = [];
   private readonly stopping = new AbortController();
   private readonly idleWaiters = new Set<() => void>();
 
@@ -96,6 +100,9 @@ export class PodWorkers {
     w.state = 'terminating';
     w.abort.abort(new DOMException('pod is terminating', 'AbortError'));
     this.enqueue(w, 'terminate');
+    // A sync still waiting for its slot is not needed any more: terminate without waiting.
+    const i = this.waitingForSlot.findIndex((x) => x.w === w);
+    if (i >= 0) this.waitingForSlot.splice(i, 1)[0]!.grant(false);
   }
 
   /** The runtime reported a change for this pod (PLEG): sync it soon. */
@@ -122,17 +129,18 @@ export class PodWorkers {
     w.timer.unref();
   }
 
-  private async acquireSlot(): Promise<void> {
+  /** Resolves true once a sync slot is the worker's, false when its pod terminates meanwhile. */
+  private async acquireSlot(w: Worker): Promise<boolean> {
     if (this.active < this.deps.maxConcurrentSyncs) {
       this.active++;
-      return;
+      return true;
     }
-    await new Promise<void>((resolve) => this.waitingForSlot.push(resolve));
+    return await new Promise<boolean>((grant) => this.waitingForSlot.push({ w, grant }));
   }
 
   private releaseSlot(): void {
     const next = this.waitingForSlot.shift();
-    if (next) next();
+    if (next) next.grant(true);
     else this.active--;
   }
 
@@ -141,7 +149,7 @@ export class PodWorkers {
     w.running = true;
     try {
       while (w.pending && !this.stopping.signal.aborted) {
-        await this.acquireSlot();
+        const slot = w.pending !== 'terminate' && (await this.acquireSlot(w));
         // Taken only once the slot is ours, so updates made while waiting coalesce into this sync.
         const work = w.pending;
         w.pending = null;
@@ -165,7 +173,7 @@ export class PodWorkers {
           if (!w.pending) this.schedule(w, w.errorDelayMs);
           else await this.deps.clock.sleep(w.errorDelayMs, this.stopping.signal).catch(() => undefined);
         } finally {
-          this.releaseSlot();
+          if (slot) this.releaseSlot();
         }
       }
     } finally {

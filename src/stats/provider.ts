@@ -105,7 +105,8 @@ export class CriStatsProvider implements StatsProvider {
     const layout = await this.cgroupLayout();
     const [runtime, host] = await Promise.all([this.readRuntime(signal), this.readHost(layout)]);
     const sandboxStats = await this.readPodSandboxStats(signal);
-    const podIndex = full ? await this.podCgroups(layout) : new Map<string, string>();
+    let podIndex = full ? await this.podCgroups(layout) : null;
+    const podCgroupOf = async (uid: string): Promise<string | undefined> => (podIndex ??= await this.podCgroups(layout)).get(uid);
     const hostInputs = full ? await this.readHostFull(layout, host, signal) : this.hostBasics(host);
     const logsFs = full ? await readFsInfo(this.deps.podLogsDir) : null;
     const fsByMount = new Map<string, Promise<FsInfo | null>>();
@@ -136,9 +137,16 @@ export class CriStatsProvider implements StatsProvider {
         containers.push(input);
       }
       const pod: PodInputs = { sandbox, stats, containers, volumes: [], logsFs };
+      if (!stats?.linux?.cpu || !stats.linux.memory) {
+        // No pod-level stats from the runtime (ListPodSandboxStats failed, or left this pod out):
+        // the pod cgroup stands in for CPU and memory, as cAdvisor's is upstream's source. It is
+        // the cgroup the runtime reads (the sandbox's cgroup parent), so the CPU rate goes on.
+        const podCgroup = await podCgroupOf(uid);
+        if (podCgroup) pod.cgroup = await readCgroup(layout, podCgroup, this.deps.clock.now());
+      }
       if (full) {
         pod.volumes = await this.podVolumes(uid, host.nowMs, signal);
-        const podCgroup = podIndex.get(uid);
+        const podCgroup = await podCgroupOf(uid);
         if (podCgroup) pod.interfaces = await this.netnsInterfaces(layout, `${podCgroup}/${sandbox.id}`);
       }
       pods.push(pod);
@@ -276,11 +284,15 @@ export class CriStatsProvider implements StatsProvider {
 
   /**
    * ListPodSandboxStats (pod-level CPU, memory, network, processes, and the containers'); a
-   * runtime without it (an error other than an abort) falls back to ListContainerStats alone.
+   * runtime without it, or a failed call (an error other than an abort), falls back to
+   * ListContainerStats, and summaryMs then reads the pods' CPU and memory from their cgroups.
    */
   private async readPodSandboxStats(signal?: AbortSignal): Promise<{ bySandbox: Map<string, PodSandboxStats>; containers: CriContainerStats[] }> {
     try {
-      const list = await this.deps.runtime.listPodSandboxStats(undefined, signal);
+      // An empty filter, never none (upstream passes an empty one too): without a filter,
+      // containerd 1.6/1.7 reads every sandbox it has and one stopped sandbox (e.g. its pod cgroup
+      // already deleted) fails the whole call; with a filter it skips the sandboxes not ready.
+      const list = await this.deps.runtime.listPodSandboxStats({}, signal);
       return { bySandbox: new Map(list.filter((s) => s.attributes).map((s) => [s.attributes!.id, s])), containers: [] };
     } catch (err) {
       if (signal?.aborted) throw err;

@@ -182,6 +182,23 @@ test('summary: node, system container, pod and container stats in the upstream s
   assert.match(api.pods[0]!.containers[0]!.startTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
 });
 
+test('no pod-level stats from the runtime: CPU and memory from the pod cgroup, one rate key for both sources', () => {
+  const cache = new CpuRateCache();
+  const rate = (k: string, v: number, t: number): number | undefined => cache.update(k, v, t);
+  buildSummary(inputs(T0, 100e9, 10e9, 5e9), rate); // pod CPU from the runtime
+  const later = inputs(T0 + 10_000, 110e9, 11e9, 7e9);
+  const pod = later.pods[0]!;
+  pod.stats = undefined; // ListPodSandboxStats failed
+  pod.cgroup = { ...sample(T0 + 10_000, 11e9, 3_000_000), spec: { memoryLimitBytes: 64e6 } };
+  const p = buildSummary(later, rate).pods[0]!;
+  assert.deepEqual(p.cpu, { time: T0 + 10_000, usageNanoCores: 1e8, usageCoreNanoSeconds: 11e9 });
+  assert.deepEqual(p.memory, { time: T0 + 10_000, availableBytes: 61e6, usageBytes: 3_000_500, workingSetBytes: 3_000_000, rssBytes: 1000, pageFaults: 7, majorPageFaults: 1 });
+  // the runtime's stats, when there, win over a cgroup sample
+  const both = inputs(T0 + 20_000, 120e9, 12e9, 9e9);
+  both.pods[0]!.cgroup = sample(T0 + 20_000, 99e9);
+  assert.equal(buildSummary(both, rate).pods[0]!.cpu?.usageCoreNanoSeconds, 12e9);
+});
+
 test('CPU-and-memory summary leaves out fs, network, volumes', () => {
   const s = buildSummary(inputs(T0, 1, 1, 1), () => undefined, false);
   assert.equal(s.node.fs, undefined);

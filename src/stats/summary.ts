@@ -69,6 +69,11 @@ export interface PodInputs {
   sandbox: PodSandbox;
   stats?: PodSandboxStats;
   containers: ContainerInputs[];
+  /**
+   * The pod cgroup, read when the runtime gave no pod-level CPU or memory: they come from it
+   * then (upstream's cAdvisor source), under the same rate key as the runtime's.
+   */
+  cgroup?: CgroupSample | null;
   /** The pod's network namespace interfaces (/proc/<pid>/net/dev of a process of the pod), when read. */
   interfaces?: InterfaceCounters[];
   volumes: VolumeInputs[];
@@ -258,9 +263,11 @@ function podStats(p: PodInputs, nowMs: number, rate: RateFn, full: boolean): Pod
     containers,
   };
   const linux = p.stats?.linux;
-  const cpu = criCpu(`pod:${uid}`, linux?.cpu ?? null, nowMs, rate);
+  const cg = p.cgroup;
+  // one rate key whatever the source: both are the pod cgroup's cumulative usage
+  const cpu = criCpu(`pod:${uid}`, linux?.cpu ?? null, nowMs, rate) ?? (cg ? cgroupCpu(`pod:${uid}`, cg, rate) : undefined);
   if (cpu) out.cpu = cpu;
-  const memory = criMemory(linux?.memory ?? null, nowMs);
+  const memory = criMemory(linux?.memory ?? null, nowMs) ?? (cg ? cgroupMemory(cg.memory, cg.timeMs, cg.spec.memoryLimitBytes) : undefined);
   if (memory) out.memory = memory;
   if (!full) return out;
   const network = p.interfaces ? networkFromInterfaces(p.interfaces, nowMs) : networkFromCri(p.stats, nowMs);
