@@ -5,10 +5,14 @@
 import { errorMessage, isAbort, isNotFound } from '../common/errors.ts';
 import type { RuntimeService } from '../cri/client.ts';
 import type { Logger } from '../observability/logger.ts';
+import { LABEL_MANAGED_BY } from '../kuberuntime/labels.ts';
 
-/** Removes every exited container the runtime has; resolves to how many went. Rejects when the runtime cannot be listed. */
+/**
+ * Removes every exited container this agent created (another client's containers in the same
+ * runtime are never touched); resolves to how many went. Rejects when the runtime cannot be listed.
+ */
 export async function deleteAllUnusedContainers(runtime: Pick<RuntimeService, 'listContainers' | 'removeContainer'>, logger: Logger, signal: AbortSignal): Promise<number> {
-  const dead = (await runtime.listContainers(undefined, signal)).filter((c) => c.state === 'CONTAINER_EXITED');
+  const dead = (await runtime.listContainers(undefined, signal)).filter((c) => c.state === 'CONTAINER_EXITED' && c.labels?.[LABEL_MANAGED_BY]);
   let removed = 0;
   for (const c of dead) {
     try {

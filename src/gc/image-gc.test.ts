@@ -1,3 +1,4 @@
+import { LABEL_MANAGED_BY } from '../kuberuntime/labels.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../common/clock.ts';
@@ -70,10 +71,14 @@ test('ImageGCManager: deleteUnusedImages keeps used, pinned and sandbox images; 
   assert.deepEqual(images.map((i) => i.id), ['sha256:busy', 'sha256:pause', 'sha256:pinned']);
 });
 
-test('deleteAllUnusedContainers removes the exited containers only', async () => {
+test('deleteAllUnusedContainers removes our exited containers only', async () => {
   const removed: string[] = [];
+  const ours = { [LABEL_MANAGED_BY]: 'true' };
   const n = await deleteAllUnusedContainers({
-    listContainers: () => Promise.resolve([{ id: 'a', state: 'CONTAINER_EXITED' }, { id: 'b', state: 'CONTAINER_RUNNING' }, { id: 'c', state: 'CONTAINER_EXITED' }] as unknown as Container[]),
+    listContainers: () => Promise.resolve([
+      { id: 'a', state: 'CONTAINER_EXITED', labels: ours }, { id: 'b', state: 'CONTAINER_RUNNING', labels: ours },
+      { id: 'c', state: 'CONTAINER_EXITED', labels: ours }, { id: 'foreign', state: 'CONTAINER_EXITED', labels: {} },
+    ] as unknown as Container[]),
     removeContainer: (id) => {
       removed.push(id);
       return Promise.resolve();
