@@ -30,7 +30,7 @@ import { HttpKubeClient } from '../src/kube/client.ts';
 import type { Pod } from '../src/kube/types.ts';
 import { CONTAINER_LOGS_DIR } from '../src/logs/paths.ts';
 import {
-  benchPod, CLUSTER_BENCH_LABEL, deleteNodeObjects, diffRequestDurations, getText, isApiNotFound, labelledNames, parseRequestDurations,
+  benchPod, CLUSTER_BENCH_LABEL, deleteNodeObjects, diffRequestDurations, getText, isApiNotFound, parseRequestDurations,
   PodWatchRecorder, waitNamespaceReady, waitNodeSchedulable, type RequestDurations, type Variant,
 } from './lib/cluster-api.ts';
 import { renderMarkdown, summarizeBurst, variantVerdict, verdictLines, ms, type BurstResult, type ClusterBenchResult, type ClusterPodSample } from './lib/cluster-report.ts';
@@ -40,7 +40,7 @@ import { containerdPid, gitCommit, listProcesses, machineBusyMs, machineFacts, p
 import { KubeletLog } from './lib/kubelet-log.ts';
 import { UsageError, intOption, splitFlag } from './lib/args.ts';
 import { KubeletProcess, saveKubeletLog, waitKubeletStarted } from './lib/kubelet-process.ts';
-import { BENCH_IMAGE, PAUSE_IMAGE } from './lib/manifests.ts';
+import { ADMIN_KUBECONFIG, BOOTSTRAP_KUBECONFIG, connectBenchClients, removeBenchLeftovers } from './lib/bench-cluster.ts';
 import { freePorts } from './lib/ports.ts';
 import { ApiSourceAdds, pairByRank } from './lib/podconfig-log.ts';
 import { runtimeHelpersCpuMs } from './lib/proc-cpu.ts';
@@ -48,15 +48,9 @@ import { busyProcesses, describeBusy, waitForQuietMachine } from './lib/quiet.ts
 import { readPodTimes, removeRuntimePods } from './lib/runtime.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const CLUSTER_DIR = join(ROOT, '.cluster');
-const ADMIN_KUBECONFIG = join(CLUSTER_DIR, 'admin.kubeconfig');
-const BOOTSTRAP_KUBECONFIG = join(CLUSTER_DIR, 'bootstrap.kubeconfig');
-const CLUSTER_HINT = 'run npm run cluster:up';
 /** scripts/cluster/lib.sh PID_DIR: the control plane's pid files, for their CPU time. */
 const CLUSTER_PID_DIR = '/var/lib/tskubelet-cluster/pids';
 const CONTROL_PLANE = ['kube-apiserver', 'etcd', 'kube-scheduler', 'kube-controller-manager'];
-const RUNTIME_ENDPOINT = 'unix:///run/containerd/containerd.sock';
-const RUNTIME_SOCKET = '/run/containerd/containerd.sock';
 /** Node and namespace names: <prefix><hex>; leftovers of killed runs are found by the label too. */
 const NAME_PREFIX = 'tsk-cbench-';
 const TEMP_PREFIX = 'tskubelet-cluster-bench-';
@@ -348,55 +342,12 @@ function takeLock(): void {
 
 /** Checks containerd, the images and the control plane; removes what earlier runs left. */
 async function preflight(opts: Options, state: State, signal: AbortSignal): Promise<{ cri: CriClient; admin: HttpKubeClient; apiServer: string }> {
-  if (!existsSync(RUNTIME_SOCKET)) throw new Error(`containerd is not running (no socket at ${RUNTIME_SOCKET}): run npm run setup`);
   if (!existsSync(opts.kubelet)) throw new Error(`no tskubelet at ${opts.kubelet}`);
-  for (const f of [ADMIN_KUBECONFIG, BOOTSTRAP_KUBECONFIG]) if (!existsSync(f)) throw new Error(`${f} is missing: ${CLUSTER_HINT}`);
-  const cri = new CriClient({ runtimeEndpoint: RUNTIME_ENDPOINT, requestTimeoutMs: 60_000 });
-  state.cri = cri;
-  try {
-    await cri.version(AbortSignal.any([signal, AbortSignal.timeout(5_000)]));
-  } catch (err) {
-    signal.throwIfAborted();
-    throw new Error(`containerd does not answer at ${RUNTIME_ENDPOINT} (${errorMessage(err)}): run npm run setup`, { cause: err });
-  }
-  for (const image of [BENCH_IMAGE, PAUSE_IMAGE]) {
-    if (!(await cri.imageStatus(image, signal))) throw new Error(`the runtime does not have ${image}: run npm run setup`);
-  }
-  const admin = await HttpKubeClient.fromKubeconfigFile(ADMIN_KUBECONFIG);
-  state.admin = admin;
-  let version: { gitVersion?: string };
-  try {
-    version = await admin.request<{ gitVersion?: string }>('GET', '/version', { signal, timeoutMs: 5_000 });
-  } catch (err) {
-    signal.throwIfAborted();
-    throw new Error(`the API server at ${admin.server} does not answer (${errorMessage(err)}): ${CLUSTER_HINT}`, { cause: err });
-  }
-  await removeLeftovers(admin, cri, signal);
-  return { cri, admin, apiServer: `kube-apiserver ${version.gitVersion ?? 'unknown'}` };
+  const clients = await connectBenchClients((c) => Object.assign(state, c), signal);
+  await removeBenchLeftovers(clients.admin, clients.cri, { label: CLUSTER_BENCH_LABEL, namePrefix: NAME_PREFIX, tempPrefix: TEMP_PREFIX, progress }, signal);
+  return clients;
 }
 
-/** Removes what killed earlier runs left: namespaces and Nodes with the bench label, their runtime pods, temp folders. */
-async function removeLeftovers(admin: HttpKubeClient, cri: CriClient, signal: AbortSignal): Promise<void> {
-  const namespaces = await labelledNames(admin, 'namespaces', signal);
-  const nodes = await labelledNames(admin, 'nodes', signal);
-  const runtime = await findNamespacePods(cri, (ns) => ns.startsWith(NAME_PREFIX), signal);
-  if (namespaces.length + nodes.length + runtime.sandboxIds.length + runtime.containerIds.length > 0) {
-    progress(`removing leftovers of an earlier run: namespaces ${namespaces.join(', ') || '-'}, nodes ${nodes.join(', ') || '-'}, ${runtime.sandboxIds.length} runtime pod(s)`);
-  }
-  for (const ns of namespaces) {
-    await admin.request('DELETE', `/api/v1/namespaces/${ns}/pods`, { body: { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0 }, signal }).catch(() => undefined);
-    await admin.request('DELETE', `/api/v1/namespaces/${ns}`, { signal }).catch(() => undefined);
-  }
-  for (const node of nodes) {
-    const problems = await deleteNodeObjects(admin, node, signal);
-    if (problems.length > 0) throw new Error(`cannot remove the leftover node ${node}: ${problems.join('; ')}`);
-  }
-  const problems = await removeRuntimePods(cri, runtime, signal);
-  if (problems.length > 0) throw new Error(`cannot remove leftover bench pods from the runtime: ${problems.slice(0, 3).join('; ')}`);
-  for (const name of readdirSync(tmpdir())) {
-    if (name.startsWith(TEMP_PREFIX)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
-  }
-}
 
 /**
  * Every WATCH_MS: another tskubelet (seen in two scans in a row) fails the bench at once (it and

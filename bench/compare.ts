@@ -45,21 +45,16 @@ import {
 import { gitCommit, listProcesses, machineFacts, WallClock } from './lib/host.ts';
 import { holdIntegrationLock, INTEGRATION_LOCK, type HeldLock } from './lib/integration-lock.ts';
 import { KubeletProcess } from './lib/kubelet-process.ts';
-import { BENCH_IMAGE, PAUSE_IMAGE } from './lib/manifests.ts';
+import { BOOTSTRAP_KUBECONFIG, connectBenchClients, removeBenchLeftovers } from './lib/bench-cluster.ts';
 import { freePorts } from './lib/ports.ts';
 import { busyProcesses, waitForQuietMachine } from './lib/quiet.ts';
 import { removeRuntimePods } from './lib/runtime.ts';
 import {
   agentArgs, kubeletConfigYaml, restoreHostState, restorePendingHostState, saveHostState, snapshotHostState, upstreamKubeletBinary,
-  upstreamVersion, RUNTIME_ENDPOINT, type HostState,
+  upstreamVersion, type HostState,
 } from './lib/upstream-kubelet.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const CLUSTER_DIR = join(ROOT, '.cluster');
-const ADMIN_KUBECONFIG = join(CLUSTER_DIR, 'admin.kubeconfig');
-const BOOTSTRAP_KUBECONFIG = join(CLUSTER_DIR, 'bootstrap.kubeconfig');
-const CLUSTER_HINT = 'run npm run cluster:up';
-const RUNTIME_SOCKET = '/run/containerd/containerd.sock';
 const TEMP_PREFIX = 'tskubelet-compare-';
 /** Node and namespace names: bench-<agent>-<hex>; the namespace's runtime pods are found by the prefix. */
 const NAME_PREFIX = 'bench-';
@@ -329,30 +324,8 @@ async function run(opts: Options, state: State, armDeadline: () => void, signal:
 
 /** Checks containerd, the images, the agents' commands and the control plane. */
 async function preflight(opts: Options, state: State, signal: AbortSignal): Promise<{ cri: CriClient; admin: HttpKubeClient; apiServer: string }> {
-  if (!existsSync(RUNTIME_SOCKET)) throw new Error(`containerd is not running (no socket at ${RUNTIME_SOCKET}): run npm run setup`);
   if (opts.agents.includes('tskubelet') && !existsSync(opts.tskubelet)) throw new Error(`no tskubelet at ${opts.tskubelet}`);
-  for (const f of [ADMIN_KUBECONFIG, BOOTSTRAP_KUBECONFIG]) if (!existsSync(f)) throw new Error(`${f} is missing: ${CLUSTER_HINT}`);
-  const cri = new CriClient({ runtimeEndpoint: RUNTIME_ENDPOINT, requestTimeoutMs: 60_000 });
-  state.cri = cri;
-  try {
-    await cri.version(AbortSignal.any([signal, AbortSignal.timeout(5_000)]));
-  } catch (err) {
-    signal.throwIfAborted();
-    throw new Error(`containerd does not answer at ${RUNTIME_ENDPOINT} (${errorMessage(err)}): run npm run setup`, { cause: err });
-  }
-  for (const image of [BENCH_IMAGE, PAUSE_IMAGE]) {
-    if (!(await cri.imageStatus(image, signal))) throw new Error(`the runtime does not have ${image}: run npm run setup`);
-  }
-  const admin = await HttpKubeClient.fromKubeconfigFile(ADMIN_KUBECONFIG);
-  state.admin = admin;
-  let version: { gitVersion?: string };
-  try {
-    version = await admin.request<{ gitVersion?: string }>('GET', '/version', { signal, timeoutMs: 5_000 });
-  } catch (err) {
-    signal.throwIfAborted();
-    throw new Error(`the API server at ${admin.server} does not answer (${errorMessage(err)}): ${CLUSTER_HINT}`, { cause: err });
-  }
-  return { cri, admin, apiServer: `kube-apiserver ${version.gitVersion ?? 'unknown'}` };
+  return connectBenchClients((c) => Object.assign(state, c), signal);
 }
 
 /** "pid: command" of a process and its ancestors (up to 5), to tell who started it. */
@@ -391,32 +364,8 @@ function otherKubelets(own: readonly number[]): { pid: number; line: string }[] 
 }
 
 /** Removes what killed earlier runs left: labelled namespaces and Nodes, their runtime pods, temp folders. */
-async function removeLeftovers(admin: HttpKubeClient, cri: CriClient, signal: AbortSignal): Promise<void> {
-  const names = async (kind: 'namespaces' | 'nodes'): Promise<string[]> => {
-    const list = await admin.request<{ items?: { metadata?: { name?: string } }[] }>('GET', `/api/v1/${kind}`, { query: { labelSelector: COMPARE_LABEL }, signal });
-    return (list.items ?? []).map((i) => i.metadata?.name ?? '').filter(Boolean);
-  };
-  const namespaces = await names('namespaces');
-  const nodes = await names('nodes');
-  const runtime = await findNamespacePods(cri, (ns) => ns.startsWith(NAME_PREFIX), signal);
-  if (namespaces.length + nodes.length + runtime.sandboxIds.length + runtime.containerIds.length > 0) {
-    progress(`removing leftovers of an earlier run: namespaces ${namespaces.join(', ') || '-'}, nodes ${nodes.join(', ') || '-'}, ${runtime.sandboxIds.length} runtime pod(s)`);
-  }
-  const problems = await removeRuntimePods(cri, runtime, signal);
-  if (problems.length > 0) throw new Error(`cannot remove leftover bench pods from the runtime: ${problems.slice(0, 3).join('; ')}`);
-  for (const ns of namespaces) {
-    await admin.request('DELETE', `/api/v1/namespaces/${ns}/pods`, { body: { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0 }, signal }).catch(() => undefined);
-    await admin.request('DELETE', `/api/v1/namespaces/${ns}`, { signal }).catch(() => undefined);
-  }
-  for (const node of nodes) {
-    const p = await deleteNodeObjects(admin, node, signal);
-    if (p.length > 0) throw new Error(`cannot remove the leftover node ${node}: ${p.join('; ')}`);
-  }
-  for (const name of readdirSync(tmpdir())) {
-    if (!name.startsWith(TEMP_PREFIX)) continue;
-    unmountUnder(join(tmpdir(), name));
-    rmSync(join(tmpdir(), name), { recursive: true, force: true });
-  }
+function removeLeftovers(admin: HttpKubeClient, cri: CriClient, signal: AbortSignal): Promise<void> {
+  return removeBenchLeftovers(admin, cri, { label: COMPARE_LABEL, namePrefix: NAME_PREFIX, tempPrefix: TEMP_PREFIX, beforeRemovingTemp: unmountUnder, progress }, signal);
 }
 
 /** Polls the agent's /healthz until it answers ok; throws with its log's tail if it exits or times out. */

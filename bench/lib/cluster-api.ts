@@ -356,9 +356,3 @@ export async function deleteNodeObjects(client: KubeClient, nodeName: string, si
   for (const name of csrs) await del(`csr ${name}`, `${CSR_PATH}/${name}`);
   return problems;
 }
-
-/** Names of the objects of `kind` (namespaces or nodes) that carry the bench label (any run). */
-export async function labelledNames(client: KubeClient, kind: 'namespaces' | 'nodes', signal?: AbortSignal): Promise<string[]> {
-  const list = await client.request<{ items?: { metadata?: { name?: string } }[] }>('GET', `/api/v1/${kind}`, { query: { labelSelector: CLUSTER_BENCH_LABEL }, signal });
-  return (list.items ?? []).map((i) => i.metadata?.name ?? '').filter(Boolean);
-}

@@ -1,12 +1,9 @@
 // Whole-number quantities for node capacity and allocatable, written in the canonical form the API
 // server itself prints (upstream resource.Quantity.String()), so what the kubelet posts reads back
 // unchanged. Comparison is by value, as upstream's semantic equality.
-import { parseQuantityNanos } from '../cm/quantity.ts';
+import { formatQuantityNanos, parseQuantityNanos, type QuantityFormat } from '../cm/quantity.ts';
 
-export type QuantityFormat = 'DecimalSI' | 'BinarySI';
-
-const DECIMAL_SUFFIX = ['', 'k', 'M', 'G', 'T', 'P', 'E'];
-const BINARY_SUFFIX = ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei'];
+export type { QuantityFormat };
 
 /**
  * Canonical text of an integer quantity: DecimalSI strips factors of 1000 ('2000' -> '2k');
@@ -14,17 +11,7 @@ const BINARY_SUFFIX = ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei'];
  * in magnitude it is written as a plain number, as upstream.
  */
 export function formatQuantity(value: bigint | number, format: QuantityFormat): string {
-  let v = BigInt(value);
-  if (v === 0n) return '0';
-  const binary = format === 'BinarySI' && (v >= 1024n || v <= -1024n);
-  const base = binary ? 1024n : 1000n;
-  const suffixes = binary ? BINARY_SUFFIX : DECIMAL_SUFFIX;
-  let i = 0;
-  while (i < suffixes.length - 1 && v % base === 0n) {
-    v /= base;
-    i++;
-  }
-  return `${v}${suffixes[i]}`;
+  return formatQuantityNanos(BigInt(value) * 1_000_000_000n, format);
 }
 
 /** True when two quantity texts have the same value ('1Ki' and '1024'); unparsable texts compare as text. */

@@ -1,0 +1,94 @@
+// What the two cluster benchmarks (cluster-pods.ts, compare.ts) share: the paths of the test
+// control plane's kubeconfigs, the pre-flight check of containerd, the images and the API server,
+// and the removal of what a killed earlier run left (labelled namespaces and Nodes, their runtime
+// pods, temp folders).
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CriClient } from '../../src/cri/client.ts';
+import { errorMessage } from '../../src/common/errors.ts';
+import { HttpKubeClient } from '../../src/kube/client.ts';
+import { deleteNodeObjects } from './cluster-api.ts';
+import { findNamespacePods } from './cluster-runtime.ts';
+import { BENCH_IMAGE, PAUSE_IMAGE } from './manifests.ts';
+import { removeRuntimePods } from './runtime.ts';
+
+const CLUSTER_DIR = fileURLToPath(new URL('../../.cluster', import.meta.url));
+export const ADMIN_KUBECONFIG = join(CLUSTER_DIR, 'admin.kubeconfig');
+export const BOOTSTRAP_KUBECONFIG = join(CLUSTER_DIR, 'bootstrap.kubeconfig');
+export const CLUSTER_HINT = 'run npm run cluster:up';
+export const RUNTIME_ENDPOINT = 'unix:///run/containerd/containerd.sock';
+const RUNTIME_SOCKET = '/run/containerd/containerd.sock';
+
+/**
+ * Checks containerd (answering, with the bench and pause images), the kubeconfigs and the API
+ * server; throws with what to run otherwise. The clients are handed to `keep` as soon as they
+ * exist, so the caller closes them even when a later check fails.
+ */
+export async function connectBenchClients(keep: (c: { cri?: CriClient; admin?: HttpKubeClient }) => void, signal: AbortSignal): Promise<{ cri: CriClient; admin: HttpKubeClient; apiServer: string }> {
+  if (!existsSync(RUNTIME_SOCKET)) throw new Error(`containerd is not running (no socket at ${RUNTIME_SOCKET}): run npm run setup`);
+  for (const f of [ADMIN_KUBECONFIG, BOOTSTRAP_KUBECONFIG]) if (!existsSync(f)) throw new Error(`${f} is missing: ${CLUSTER_HINT}`);
+  const cri = new CriClient({ runtimeEndpoint: RUNTIME_ENDPOINT, requestTimeoutMs: 60_000 });
+  keep({ cri });
+  try {
+    await cri.version(AbortSignal.any([signal, AbortSignal.timeout(5_000)]));
+  } catch (err) {
+    signal.throwIfAborted();
+    throw new Error(`containerd does not answer at ${RUNTIME_ENDPOINT} (${errorMessage(err)}): run npm run setup`, { cause: err });
+  }
+  for (const image of [BENCH_IMAGE, PAUSE_IMAGE]) {
+    if (!(await cri.imageStatus(image, signal))) throw new Error(`the runtime does not have ${image}: run npm run setup`);
+  }
+  const admin = await HttpKubeClient.fromKubeconfigFile(ADMIN_KUBECONFIG);
+  keep({ admin });
+  let version: { gitVersion?: string };
+  try {
+    version = await admin.request<{ gitVersion?: string }>('GET', '/version', { signal, timeoutMs: 5_000 });
+  } catch (err) {
+    signal.throwIfAborted();
+    throw new Error(`the API server at ${admin.server} does not answer (${errorMessage(err)}): ${CLUSTER_HINT}`, { cause: err });
+  }
+  return { cri, admin, apiServer: `kube-apiserver ${version.gitVersion ?? 'unknown'}` };
+}
+
+export interface LeftoverMarks {
+  /** Label (key) on the bench's namespaces and Nodes. */
+  label: string;
+  /** Prefix of the bench's namespaces (runtime pods are found by it). */
+  namePrefix: string;
+  /** Prefix of the bench's temp folders in os.tmpdir(). */
+  tempPrefix: string;
+  /** Called on each temp folder before it is removed (e.g. to unmount what is left in it). */
+  beforeRemovingTemp?: (dir: string) => void;
+  progress: (line: string) => void;
+}
+
+/** Removes what killed earlier runs left; throws when a runtime pod or a Node cannot be removed. */
+export async function removeBenchLeftovers(admin: HttpKubeClient, cri: CriClient, m: LeftoverMarks, signal: AbortSignal): Promise<void> {
+  const names = async (kind: 'namespaces' | 'nodes'): Promise<string[]> => {
+    const list = await admin.request<{ items?: { metadata?: { name?: string } }[] }>('GET', `/api/v1/${kind}`, { query: { labelSelector: m.label }, signal });
+    return (list.items ?? []).map((i) => i.metadata?.name ?? '').filter(Boolean);
+  };
+  const namespaces = await names('namespaces');
+  const nodes = await names('nodes');
+  const runtime = await findNamespacePods(cri, (ns) => ns.startsWith(m.namePrefix), signal);
+  if (namespaces.length + nodes.length + runtime.sandboxIds.length + runtime.containerIds.length > 0) {
+    m.progress(`removing leftovers of an earlier run: namespaces ${namespaces.join(', ') || '-'}, nodes ${nodes.join(', ') || '-'}, ${runtime.sandboxIds.length} runtime pod(s)`);
+  }
+  const problems = await removeRuntimePods(cri, runtime, signal);
+  if (problems.length > 0) throw new Error(`cannot remove leftover bench pods from the runtime: ${problems.slice(0, 3).join('; ')}`);
+  for (const ns of namespaces) {
+    await admin.request('DELETE', `/api/v1/namespaces/${ns}/pods`, { body: { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0 }, signal }).catch(() => undefined);
+    await admin.request('DELETE', `/api/v1/namespaces/${ns}`, { signal }).catch(() => undefined);
+  }
+  for (const node of nodes) {
+    const p = await deleteNodeObjects(admin, node, signal);
+    if (p.length > 0) throw new Error(`cannot remove the leftover node ${node}: ${p.join('; ')}`);
+  }
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(m.tempPrefix)) continue;
+    m.beforeRemovingTemp?.(join(tmpdir(), name));
+    rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
+}
