@@ -1,7 +1,10 @@
-// The composition root: builds the managers, wires the data flow
-//   pod sources -> pod workers -> runtime manager -> PLEG -> status manager
+// The composition root of pod handling: builds the managers, wires the data flow
+//   pod sources -> admission -> pod workers -> runtime manager -> PLEG -> status manager
 //   probe manager: its results feed pod actions (restarts) and the status (started, ready);
 //   a readiness change regenerates the status at once, a startup/liveness change syncs the pod.
+//   pod cgroups (deps.podCgroups) are made before a pod's sandbox and removed after it;
+//   the eviction manager (built in main.ts) calls evictPod and reads activePods;
+//   metrics (deps.metrics) are observed on syncs, PLEG relists and probe runs.
 // and owns start/stop order. Start: runtime check, pod workers, PLEG, sources, servers.
 // Stop runs once, in reverse order.
 import { release, totalmem } from 'node:os';
