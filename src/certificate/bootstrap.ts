@@ -7,11 +7,11 @@
 import type { KeyObject } from 'node:crypto';
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import type { Clock } from '../common/clock.ts';
 import { errorMessage, invalidInput, isAbort } from '../common/errors.ts';
 import { HttpKubeClient, type KubeClient } from '../kube/client.ts';
+import { readKubeconfig } from '../kube/kubeconfig.ts';
 import type { Logger } from '../observability/logger.ts';
 import { digestedName, kubeletClientUsages, makeCertificateRequest, nodeClientSubject, subjectPublicKeyInfo } from './csr.ts';
 import { generateEcKey, parseCertificates, parsePrivateKey } from './pem.ts';
@@ -69,11 +69,9 @@ export async function kubeconfigProblem(file: string, nowMs: number): Promise<st
     throw err;
   }
   try {
-    const kc = new KubeConfig();
-    kc.loadFromFile(file);
-    const user = kc.getCurrentUser();
-    const certPem = user?.certData ? Buffer.from(user.certData, 'base64').toString() : user?.certFile ? await readFile(user.certFile, 'utf8') : '';
-    const keyPem = user?.keyData ? Buffer.from(user.keyData, 'base64').toString() : user?.keyFile ? await readFile(user.keyFile, 'utf8') : '';
+    const { user } = await readKubeconfig(file);
+    const certPem = user.certData ? Buffer.from(user.certData, 'base64').toString() : user.certFile ? await readFile(user.certFile, 'utf8') : '';
+    const keyPem = user.keyData ? Buffer.from(user.keyData, 'base64').toString() : user.keyFile ? await readFile(user.keyFile, 'utf8') : '';
     if (!certPem) return `${file} names no client certificate`;
     const certs = parseCertificates(certPem);
     const { key } = parsePrivateKey(keyPem);
@@ -117,16 +115,14 @@ export function kubeletKubeconfig(cluster: BootstrapCluster, pemPath: string): s
   });
 }
 
-function readBootstrapCluster(file: string): BootstrapCluster {
-  const kc = new KubeConfig();
+async function readBootstrapCluster(file: string): Promise<BootstrapCluster> {
+  let cluster;
   try {
-    kc.loadFromFile(file);
+    ({ cluster } = await readKubeconfig(file));
   } catch (err) {
     throw invalidInput(`unable to load bootstrap kubeconfig ${file}: ${errorMessage(err)}`, err);
   }
-  const cluster = kc.getCurrentCluster();
-  if (!cluster?.server) throw invalidInput(`bootstrap kubeconfig ${file} names no server`);
-  return { server: cluster.server, caFile: cluster.caFile, caData: cluster.caData, insecureSkipTLSVerify: cluster.skipTLSVerify };
+  return { server: cluster.server, caFile: cluster.caFile, caData: cluster.caData, insecureSkipTLSVerify: cluster.insecureSkipTLSVerify };
 }
 
 /**
@@ -183,7 +179,7 @@ export async function ensureClientCertificate(opts: EnsureClientCertificateOptio
     return { bootstrapped: false };
   }
   log.info({ reason: problem }, 'using the bootstrap kubeconfig to request a client certificate');
-  const cluster = readBootstrapCluster(opts.bootstrapKubeconfigPath);
+  const cluster = await readBootstrapCluster(opts.bootstrapKubeconfigPath);
 
   await ensureCertDir(opts.certDir);
   const store = new CertificateFileStore(opts.certDir);

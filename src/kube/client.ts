@@ -1,6 +1,6 @@
 // The API-server edge: one small REST client over Node's https with a keep-alive agent.
-// Credentials and the server come from a kubeconfig, read by @kubernetes/client-node's
-// KubeConfig (client certificate, token, CA). Requests and watches share one agent, so every
+// Credentials and the server come from a kubeconfig, read by ./kubeconfig.ts (client
+// certificate, token, CA). Requests and watches share one agent, so every
 // call reuses the node's TLS connections.
 //
 // Why not the generated client-node APIs: the kubelet's calls are few (pods, nodes, leases,
@@ -12,8 +12,8 @@
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { createInterface } from 'node:readline';
-import { KubeConfig } from '@kubernetes/client-node';
-import { KubeletError, invalidInput, transient, type ErrorCode } from '../common/errors.ts';
+import { httpsOptions, readKubeconfig } from './kubeconfig.ts';
+import { KubeletError, transient, type ErrorCode } from '../common/errors.ts';
 
 /** A failed API call, with the HTTP status and the Status reason the server gave. */
 export class KubeApiError extends KubeletError {
@@ -101,17 +101,8 @@ function apiError(method: string, path: string, status: number, text: string): K
 }
 
 async function loadKubeconfig(file: string): Promise<{ server: string; tls: RequestOptions }> {
-  const kc = new KubeConfig();
-  try {
-    kc.loadFromFile(file);
-  } catch (err) {
-    throw invalidInput(`cannot load kubeconfig ${file}: ${(err as Error).message}`, err);
-  }
-  const cluster = kc.getCurrentCluster();
-  if (!cluster?.server) throw invalidInput(`kubeconfig ${file} names no server`);
-  const tls: RequestOptions = {};
-  await kc.applyToHTTPSOptions(tls);
-  return { server: cluster.server, tls };
+  const kc = await readKubeconfig(file);
+  return { server: kc.cluster.server, tls: await httpsOptions(kc) };
 }
 
 export class HttpKubeClient implements KubeClient {
