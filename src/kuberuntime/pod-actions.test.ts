@@ -103,13 +103,18 @@ void test('a dead sandbox is replaced with the next attempt; Never pods that ran
   assert.equal(always.attempt, 1);
 });
 
-void test('dead containers beyond the newest per name are removed', () => {
+void test('dead containers beyond the newest per name are removed, and beyond the last state while the newest is dead', () => {
   const a = c('a');
   const old1 = ctr(a, { state: 'exited', exitCode: 1 });
   const old2 = ctr(a, { state: 'exited', exitCode: 1 });
   const cur = ctr(a);
   const actions = computePodActions(pod([a]), state([sandbox()], [old1, old2, cur]));
   assert.deepEqual(actions.containersToRemove, [old1.id]);
+  // While the newest is dead too (waiting for its restart), the one before it is the status'
+  // lastState, read by `kubectl logs --previous`: it stays until the next instance starts.
+  const old3 = ctr(a, { state: 'exited', exitCode: 1 });
+  const waiting = computePodActions(pod([a]), state([sandbox()], [old1, old2, old3]));
+  assert.deepEqual(waiting.containersToRemove, [old1.id]);
 });
 
 void test('sidecars count as started once running and are restarted when they exit', () => {

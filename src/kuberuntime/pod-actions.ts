@@ -95,16 +95,20 @@ function noActions(): PodActions {
   };
 }
 
-/** Dead containers to remove: per name, every exited one but the newest. */
+/** Dead containers to remove: per name, every exited one but the newest (the newest two while the newest is dead). */
 function deadContainersToRemove(state: PodRuntimeState): string[] {
-  const seen = new Set<string>();
+  // state.containers lists each name's instances newest first. While the newest instance is
+  // itself dead, the one before it is still the status' lastState (what `kubectl logs --previous`
+  // reads), so two dead instances are kept until the next one starts.
+  const newestDead = new Map<string, boolean>();
+  const deadSeen = new Map<string, number>();
   const remove: string[] = [];
   for (const c of state.containers) {
-    if (c.state !== 'exited') {
-      continue;
-    }
-    if (seen.has(c.name)) remove.push(c.id);
-    else seen.add(c.name);
+    if (!newestDead.has(c.name)) newestDead.set(c.name, c.state === 'exited');
+    if (c.state !== 'exited') continue;
+    const n = (deadSeen.get(c.name) ?? 0) + 1;
+    deadSeen.set(c.name, n);
+    if (n > (newestDead.get(c.name) ? 2 : 1)) remove.push(c.id);
   }
   return remove;
 }
