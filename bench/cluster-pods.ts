@@ -17,9 +17,8 @@
 // kills tskubelet and force-deletes; a third exits at once.
 // Exit: 0 done (whatever the verdict, unless --check), 1 error, 2 bad arguments, 3 the direct
 // variant missed a target with --check, 130 interrupted.
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +27,6 @@ import { CriClient } from '../src/cri/client.ts';
 import { errorMessage } from '../src/common/errors.ts';
 import { HttpKubeClient } from '../src/kube/client.ts';
 import type { Pod } from '../src/kube/types.ts';
-import { CONTAINER_LOGS_DIR } from '../src/logs/paths.ts';
 import {
   benchPod, CLUSTER_BENCH_LABEL, deleteNodeObjects, diffRequestDurations, getText, isApiNotFound, parseRequestDurations,
   PodWatchRecorder, waitNamespaceReady, waitNodeSchedulable, type RequestDurations, type Variant,
@@ -40,7 +38,7 @@ import { containerdPid, gitCommit, listProcesses, machineBusyMs, machineFacts, p
 import { KubeletLog } from './lib/kubelet-log.ts';
 import { UsageError, intOption, splitFlag } from './lib/args.ts';
 import { KubeletProcess, saveKubeletLog, waitKubeletStarted } from './lib/kubelet-process.ts';
-import { ADMIN_KUBECONFIG, BOOTSTRAP_KUBECONFIG, connectBenchClients, removeBenchLeftovers } from './lib/bench-cluster.ts';
+import { ADMIN_KUBECONFIG, BOOTSTRAP_KUBECONFIG, connectBenchClients, removeBenchLeftovers, removeContainerLogLinks, unmountUnder } from './lib/bench-cluster.ts';
 import { freePorts } from './lib/ports.ts';
 import { ApiSourceAdds, pairByRank } from './lib/podconfig-log.ts';
 import { runtimeHelpersCpuMs } from './lib/proc-cpu.ts';
@@ -591,37 +589,6 @@ async function runBurst(round: number, variant: Variant, count: number, d: Burst
   };
 }
 
-/** /var/log/containers links of the namespace's containers (tskubelet removes them with the pods; this catches the rest). */
-function removeContainerLogLinks(ns: string): void {
-  let names: string[];
-  try {
-    names = readdirSync(CONTAINER_LOGS_DIR);
-  } catch {
-    return;
-  }
-  for (const n of names) if (n.includes(`_${ns}_`)) rmSync(join(CONTAINER_LOGS_DIR, n), { force: true });
-}
-
-/**
- * Unmounts what is still mounted under `dir` (token and secret tmpfs volumes of pods that a
- * killed tskubelet could not tear down), deepest first, so that the folder can be removed.
- */
-function unmountUnder(dir: string): void {
-  let mounts: string[];
-  try {
-    mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => (l.split(' ')[1] ?? '').replace(/\\040/g, ' ')).filter((m) => m.startsWith(`${dir}/`));
-  } catch {
-    return;
-  }
-  for (const m of mounts.sort((a, b) => b.length - a.length)) {
-    try {
-      execFileSync('umount', [m], { stdio: 'ignore' });
-    } catch {
-      progress(`clean-up: could not unmount ${m}`);
-    }
-  }
-}
-
 /**
  * Undoes everything, whatever happened; never throws, reports what it could not undo. Order:
  * the pods are deleted and tskubelet (when it still runs) stops and removes them; then the
@@ -701,7 +668,7 @@ async function cleanUp(state: State): Promise<void> {
   if (ns) removeContainerLogLinks(ns);
   saveKubeletLog(state.tempRoot, 'tskubelet-cluster-bench.last-kubelet.log', progress);
   if (state.tempRoot) {
-    unmountUnder(state.tempRoot);
+    unmountUnder(state.tempRoot, (m) => progress(`clean-up: could not unmount ${m}`));
     rmSync(state.tempRoot, { recursive: true, force: true });
   }
   if (state.lockTaken) {

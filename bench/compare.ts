@@ -25,7 +25,7 @@
 // Exit: 0 done, 1 error, 2 bad arguments, 130 interrupted.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +33,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CriClient } from '../src/cri/client.ts';
 import { errorMessage } from '../src/common/errors.ts';
 import { HttpKubeClient } from '../src/kube/client.ts';
-import { CONTAINER_LOGS_DIR } from '../src/logs/paths.ts';
 import { UsageError, intOption, splitFlag } from './lib/args.ts';
 import { renderCdfSvg, type CdfPanel } from './lib/cdf-svg.ts';
 import { deleteNodeObjects, isApiNotFound, PodWatchRecorder, waitNamespaceReady, waitNodeSchedulable } from './lib/cluster-api.ts';
@@ -45,7 +44,7 @@ import {
 import { gitCommit, listProcesses, machineFacts, WallClock } from './lib/host.ts';
 import { holdIntegrationLock, INTEGRATION_LOCK, type HeldLock } from './lib/integration-lock.ts';
 import { KubeletProcess } from './lib/kubelet-process.ts';
-import { BOOTSTRAP_KUBECONFIG, connectBenchClients, removeBenchLeftovers } from './lib/bench-cluster.ts';
+import { BOOTSTRAP_KUBECONFIG, connectBenchClients, removeBenchLeftovers, removeContainerLogLinks, unmountUnder } from './lib/bench-cluster.ts';
 import { freePorts } from './lib/ports.ts';
 import { busyProcesses, waitForQuietMachine } from './lib/quiet.ts';
 import { removeRuntimePods } from './lib/runtime.ts';
@@ -365,7 +364,7 @@ function otherKubelets(own: readonly number[]): { pid: number; line: string }[] 
 
 /** Removes what killed earlier runs left: labelled namespaces and Nodes, their runtime pods, temp folders. */
 function removeLeftovers(admin: HttpKubeClient, cri: CriClient, signal: AbortSignal): Promise<void> {
-  return removeBenchLeftovers(admin, cri, { label: COMPARE_LABEL, namePrefix: NAME_PREFIX, tempPrefix: TEMP_PREFIX, beforeRemovingTemp: unmountUnder, progress }, signal);
+  return removeBenchLeftovers(admin, cri, { label: COMPARE_LABEL, namePrefix: NAME_PREFIX, tempPrefix: TEMP_PREFIX, beforeRemovingTemp: (dir) => unmountUnder(dir), progress }, signal);
 }
 
 /** Polls the agent's /healthz until it answers ok; throws with its log's tail if it exits or times out. */
@@ -632,45 +631,6 @@ async function sweepNodeEvents(state: State): Promise<void> {
   if (wait > 0) await sleep(wait);
   for (const node of state.nodes) {
     await state.admin.request('DELETE', '/api/v1/namespaces/default/events', { query: { fieldSelector: `involvedObject.name=${node}` }, signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
-  }
-}
-
-/** /var/log/containers links of the namespace's containers (the agents remove them with the pods; this catches the rest). */
-function removeContainerLogLinks(ns: string): void {
-  let names: string[];
-  try {
-    names = readdirSync(CONTAINER_LOGS_DIR);
-  } catch {
-    return;
-  }
-  for (const n of names) if (n.includes(`_${ns}_`)) rmSync(join(CONTAINER_LOGS_DIR, n), { force: true });
-}
-
-/**
- * Unmounts what is mounted at or under `dir` (the upstream kubelet's root dir is a bind mount of
- * itself; secret and token tmpfs volumes of pods a stopped agent did not tear down), deepest first.
- */
-function unmountUnder(dir: string): void {
-  let mounts: string[];
-  try {
-    mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => (l.split(' ')[1] ?? '').replace(/\\040/g, ' ')).filter((m) => m === dir || m.startsWith(`${dir}/`));
-  } catch {
-    return;
-  }
-  for (const m of [...new Set(mounts)].sort((a, b) => b.length - a.length)) {
-    // A folder can be mounted more than once (stacked): unmount until it is not.
-    for (let i = 0; i < 4; i++) {
-      try {
-        execFileSync('umount', [m], { stdio: 'ignore' });
-      } catch {
-        try {
-          execFileSync('umount', ['-l', m], { stdio: 'ignore' });
-        } catch {
-          break;
-        }
-      }
-      if (!readFileSync('/proc/self/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === m)) break;
-    }
   }
 }
 

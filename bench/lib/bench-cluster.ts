@@ -1,13 +1,15 @@
 // What the two cluster benchmarks (cluster-pods.ts, compare.ts) share: the paths of the test
 // control plane's kubeconfigs, the pre-flight check of containerd, the images and the API server,
-// and the removal of what a killed earlier run left (labelled namespaces and Nodes, their runtime
-// pods, temp folders).
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+// the removal of what a killed earlier run left (labelled namespaces and Nodes, their runtime
+// pods, temp folders), and the clean-up of a run's log links and mounts.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CriClient } from '../../src/cri/client.ts';
 import { errorMessage } from '../../src/common/errors.ts';
+import { CONTAINER_LOGS_DIR } from '../../src/logs/paths.ts';
 import { HttpKubeClient } from '../../src/kube/client.ts';
 import { deleteNodeObjects } from './cluster-api.ts';
 import { findNamespacePods } from './cluster-runtime.ts';
@@ -90,5 +92,48 @@ export async function removeBenchLeftovers(admin: HttpKubeClient, cri: CriClient
     if (!name.startsWith(m.tempPrefix)) continue;
     m.beforeRemovingTemp?.(join(tmpdir(), name));
     rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
+}
+
+/** Removes the /var/log/containers links of a namespace's containers (the agents remove them with the pods; this catches the rest). */
+export function removeContainerLogLinks(ns: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(CONTAINER_LOGS_DIR);
+  } catch {
+    return;
+  }
+  for (const n of names) if (n.includes(`_${ns}_`)) rmSync(join(CONTAINER_LOGS_DIR, n), { force: true });
+}
+
+const mountPoints = (): string[] => readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => (l.split(' ')[1] ?? '').replace(/\\040/g, ' '));
+
+/**
+ * Unmounts what is mounted at or under `dir` (the upstream kubelet's root dir is a bind mount of
+ * itself; secret and token tmpfs volumes of pods a stopped agent did not tear down), deepest
+ * first, so that the folder can be removed. A stacked mount is unmounted until it is gone, lazily
+ * when a plain unmount fails; `onFailure` hears of a mount that stays.
+ */
+export function unmountUnder(dir: string, onFailure: (mount: string) => void = () => {}): void {
+  let mounts: string[];
+  try {
+    mounts = mountPoints().filter((m) => m === dir || m.startsWith(`${dir}/`));
+  } catch {
+    return;
+  }
+  for (const m of [...new Set(mounts)].sort((a, b) => b.length - a.length)) {
+    for (let i = 0; i < 4; i++) {
+      try {
+        execFileSync('umount', [m], { stdio: 'ignore' });
+      } catch {
+        try {
+          execFileSync('umount', ['-l', m], { stdio: 'ignore' });
+        } catch {
+          onFailure(m);
+          break;
+        }
+      }
+      if (!mountPoints().includes(m)) break;
+    }
   }
 }
