@@ -36,7 +36,7 @@ import { findNamespacePods } from './lib/cluster-runtime.ts';
 import { ContainerdLogTail, parseContainerdLog } from './lib/containerd-log.ts';
 import { containerdPid, gitCommit, listProcesses, machineBusyMs, machineFacts, processCpuMs, WallClock } from './lib/host.ts';
 import { KubeletLog } from './lib/kubelet-log.ts';
-import { UsageError, intOption, splitFlag } from './lib/args.ts';
+import { UsageError, intOption, splitFlag, parseCommandLine } from './lib/args.ts';
 import { KubeletProcess, saveKubeletLog, waitKubeletStarted } from './lib/kubelet-process.ts';
 import { ADMIN_KUBECONFIG, BOOTSTRAP_KUBECONFIG, connectBenchClients, removeBenchLeftovers, removeContainerLogLinks, unmountUnder } from './lib/bench-cluster.ts';
 import { freePorts } from './lib/ports.ts';
@@ -157,16 +157,9 @@ interface State {
 }
 
 async function main(): Promise<number> {
-  let opts: Options;
-  try {
-    opts = parseArgs(process.argv.slice(2));
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(err.message ? `bench:cluster: ${err.message}\n${USAGE}` : USAGE);
-      return err.message ? 2 : 0;
-    }
-    throw err;
-  }
+  const cmd = parseCommandLine('bench:cluster', USAGE, parseArgs);
+  if ('exitCode' in cmd) return cmd.exitCode;
+  const opts = cmd.opts;
   const stop = new AbortController();
   const hex = randomBytes(3).toString('hex');
   let deadline: NodeJS.Timeout | undefined;

@@ -33,7 +33,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CriClient } from '../src/cri/client.ts';
 import { errorMessage } from '../src/common/errors.ts';
 import { HttpKubeClient } from '../src/kube/client.ts';
-import { UsageError, intOption, splitFlag } from './lib/args.ts';
+import { UsageError, intOption, splitFlag, parseCommandLine } from './lib/args.ts';
 import { renderCdfSvg, type CdfPanel } from './lib/cdf-svg.ts';
 import { deleteNodeObjects, isApiNotFound, PodWatchRecorder, waitNamespaceReady, waitNodeSchedulable } from './lib/cluster-api.ts';
 import { findNamespacePods } from './lib/cluster-runtime.ts';
@@ -208,16 +208,9 @@ interface State {
 }
 
 async function main(): Promise<number> {
-  let opts: Options;
-  try {
-    opts = parseArgs(process.argv.slice(2));
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(err.message ? `bench:compare: ${err.message}\n${USAGE}` : USAGE);
-      return err.message ? 2 : 0;
-    }
-    throw err;
-  }
+  const cmd = parseCommandLine('bench:compare', USAGE, parseArgs);
+  if ('exitCode' in cmd) return cmd.exitCode;
+  const opts = cmd.opts;
   const stop = new AbortController();
   const state: State = { runId: `${Date.now().toString(36)}-${process.pid}`, hurry: false, fail: (err) => stop.abort(err), phase: 'start-up', warnings: [], nodes: [], lastNodeDeletedAt: 0, lockedAt: 0 };
   let interrupts = 0;

@@ -25,7 +25,7 @@ import { CriClient } from '../src/cri/client.ts';
 import { errorMessage } from '../src/common/errors.ts';
 import { CONTAINER_LOGS_DIR } from '../src/logs/paths.ts';
 import { containerdPid, gitCommit, listProcesses, machineBusyMs, machineFacts, processCpuMs } from './lib/host.ts';
-import { UsageError, intOption, splitFlag } from './lib/args.ts';
+import { UsageError, intOption, splitFlag, parseCommandLine } from './lib/args.ts';
 import { KubeletProcess, saveKubeletLog } from './lib/kubelet-process.ts';
 import { BENCH_IMAGE, PAUSE_IMAGE } from './lib/manifests.ts';
 import { freePorts } from './lib/ports.ts';
@@ -173,16 +173,9 @@ interface State {
 }
 
 async function main(): Promise<number> {
-  let opts: Options;
-  try {
-    opts = parseArgs(process.argv.slice(2));
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(err.message ? `bench:probes: ${err.message}\n${USAGE}` : USAGE);
-      return err.message ? 2 : 0;
-    }
-    throw err;
-  }
+  const cmd = parseCommandLine('bench:probes', USAGE, parseArgs);
+  if ('exitCode' in cmd) return cmd.exitCode;
+  const opts = cmd.opts;
   const stop = new AbortController();
   const state: State = { runId: `probes-${Date.now().toString(36)}-${process.pid}`, hurry: false };
   let interrupts = 0;

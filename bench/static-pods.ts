@@ -25,7 +25,7 @@ import type { KubeletConfig } from '../src/config/types.ts';
 import { CONTAINER_LOGS_DIR } from '../src/logs/paths.ts';
 import { containerdPid, gitCommit, isBench, isTestRunOf, isTskubelet, listProcesses, machineBusyMs, machineFacts, processCpuMs, WallClock, type ProcessInfo } from './lib/host.ts';
 import { KubeletLog } from './lib/kubelet-log.ts';
-import { UsageError, intOption, splitFlag } from './lib/args.ts';
+import { UsageError, intOption, splitFlag, parseCommandLine } from './lib/args.ts';
 import { KubeletProcess, saveKubeletLog, waitKubeletStarted } from './lib/kubelet-process.ts';
 import { BENCH_IMAGE, PAUSE_IMAGE, manifestFile, manifestText, writeManifests } from './lib/manifests.ts';
 import { freePorts } from './lib/ports.ts';
@@ -118,16 +118,9 @@ interface State {
 }
 
 async function main(): Promise<number> {
-  let opts: Options;
-  try {
-    opts = parseArgs(process.argv.slice(2));
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(err.message ? `bench: ${err.message}\n${USAGE}` : USAGE);
-      return err.message ? 2 : 0;
-    }
-    throw err;
-  }
+  const cmd = parseCommandLine('bench', USAGE, parseArgs);
+  if ('exitCode' in cmd) return cmd.exitCode;
+  const opts = cmd.opts;
   const stop = new AbortController();
   const state: State = { runId: `${Date.now().toString(36)}-${process.pid}`, lockTaken: false, touchedRuntime: false, hurry: false, unwatch: () => undefined, fail: (err) => stop.abort(err) };
   let interrupts = 0;

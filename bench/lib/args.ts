@@ -16,3 +16,18 @@ export function splitFlag(arg: string): [string, string | undefined] {
   const eq = arg.indexOf('=');
   return eq < 0 ? [arg, undefined] : [arg.slice(0, eq), arg.slice(eq + 1)];
 }
+
+/**
+ * Parses the command line with `parse`. A UsageError is printed (its message prefixed with the
+ * benchmark's name, then the usage; the usage alone for --help) and becomes the exit code to
+ * return: 2 for bad arguments, 0 for --help. Other errors propagate.
+ */
+export function parseCommandLine<T>(bench: string, usage: string, parse: (argv: string[]) => T): { opts: T } | { exitCode: number } {
+  try {
+    return { opts: parse(process.argv.slice(2)) };
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(err.message ? `${bench}: ${err.message}\n${usage}` : usage);
+    return { exitCode: err.message ? 2 : 0 };
+  }
+}
