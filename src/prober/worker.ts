@@ -21,6 +21,7 @@ import type { Container, ContainerStatus, Pod, PodStatus } from '../kube/types.t
 import type { Logger } from '../observability/logger.ts';
 import type { ProbeRunner } from './prober.ts';
 import type { Probe, ProbeResult, ProbeType, ResultsManager } from './results.ts';
+import { runtimeContainerID } from '../status/container-id.ts';
 
 /** Defaults of the API for unset (or zero) probe fields (pkg/apis/core/v1/defaults.go). */
 export const DEFAULT_PERIOD_SECONDS = 10;
@@ -209,7 +210,7 @@ export class ProbeWorker {
     }
     const c = findStatus(status.containerStatuses, this.container.name) ?? findStatus(status.initContainerStatuses, this.container.name);
     if (!c) return true; // the container is not created yet, or was removed
-    const id = (c.containerID ?? '').replace(/^[a-z0-9]+:\/\//, '');
+    const id = runtimeContainerID(c.containerID);
     if (id !== this.containerId) {
       if (this.containerId) this.deps.results.remove(this.containerId);
       this.containerId = id;

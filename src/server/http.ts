@@ -33,7 +33,8 @@ export function podList(pods: PodWithStatus[]): PodList {
   return { kind: 'PodList', apiVersion: 'v1', metadata: {}, items: pods.map(({ pod, status }) => ({ ...pod, status })) };
 }
 
-function send(res: ServerResponse, status: number, contentType: string, body: string): void {
+/** A whole response with its length; `nosniff` so that no browser reads it as something else. */
+export function send(res: ServerResponse, status: number, contentType: string, body: string): void {
   res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'x-content-type-options': 'nosniff' });
   res.end(body);
 }

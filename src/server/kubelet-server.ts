@@ -22,7 +22,7 @@ import { LABEL_POD_UID } from '../kuberuntime/labels.ts';
 import { parseLogOptions } from '../logs/options.ts';
 import { readContainerLog } from '../logs/reader.ts';
 import { TEXT_CONTENT_TYPE } from '../metrics/exposition.ts';
-import { healthz, podList, type HealthCheck } from './http.ts';
+import { healthz, podList, send, type HealthCheck } from './http.ts';
 import type { Authenticator, Authorizer } from './auth.ts';
 import { requestAttributes } from './auth.ts';
 import { proxyUpgrade, streamingTarget } from './streaming.ts';
@@ -115,11 +115,6 @@ function statusOf(err: unknown): number {
   if (isInvalidInput(err)) return 400;
   if (isNotFound(err)) return 404;
   return 500;
-}
-
-function send(res: ServerResponse, status: number, contentType: string, body: string): void {
-  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'x-content-type-options': 'nosniff' });
-  res.end(body);
 }
 
 /** An HTTP response written straight to a socket (the upgrade path has no ServerResponse). */

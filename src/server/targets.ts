@@ -3,6 +3,7 @@
 // validateContainerLogStatus, with their messages. Errors are ApiErrors carrying the HTTP status.
 import type { ContainerStatus, Pod, PodStatus } from '../kube/types.ts';
 import type { PodWithStatus } from '../status/status-manager.ts';
+import { runtimeContainerID } from '../status/container-id.ts';
 
 /** An error answered with its HTTP status and message as the body. */
 export class ApiError extends Error {
@@ -16,12 +17,6 @@ export class ApiError extends Error {
 export const badRequest = (message: string): ApiError => new ApiError(400, message);
 export const notFoundError = (message: string): ApiError => new ApiError(404, message);
 
-/** The runtime's ID in a status containerID ("containerd://<id>" -> "<id>"); '' when none. */
-export function runtimeId(containerID: string | undefined): string {
-  if (!containerID) return '';
-  const i = containerID.indexOf('://');
-  return i < 0 ? containerID : containerID.slice(i + 3);
-}
 
 /** The pod `namespace/name` (and `uid` when the path has one), or 404 "pod does not exist". */
 export function findPod(pods: readonly PodWithStatus[], namespace: string, name: string, uid?: string): PodWithStatus {
@@ -44,7 +39,7 @@ export function runningContainerId({ pod, status }: PodWithStatus, name: string)
   const podName = pod.metadata?.name ?? '';
   if (!specHasContainer(pod, name)) throw notFoundError(`container not found (${JSON.stringify(name)})`);
   const cs = allStatuses(status).find((c) => c.name === name);
-  const id = runtimeId(cs?.containerID);
+  const id = runtimeContainerID(cs?.containerID);
   if (!cs?.state?.running || !id) throw badRequest(`container ${JSON.stringify(name)} in pod ${JSON.stringify(podName)} is not running`);
   return id;
 }
@@ -59,15 +54,15 @@ export function logContainerId({ pod, status }: PodWithStatus, name: string, pre
   if (!specHasContainer(pod, name)) throw notFoundError(`container ${JSON.stringify(name)} not found in pod ${JSON.stringify(podName)}`);
   const cs = allStatuses(status).find((c) => c.name === name);
   const where = `container ${JSON.stringify(name)} in pod ${JSON.stringify(podName)}`;
-  const last = runtimeId(cs?.lastState?.terminated?.containerID);
+  const last = runtimeContainerID(cs?.lastState?.terminated?.containerID);
   if (previous) {
     if (!last) throw badRequest(`previous terminated ${where} not found`);
     return last;
   }
   const state = cs?.state;
-  if (state?.running && cs?.containerID) return runtimeId(cs.containerID);
+  if (state?.running && cs?.containerID) return runtimeContainerID(cs.containerID);
   if (state?.terminated) {
-    const id = runtimeId(state.terminated.containerID) || last;
+    const id = runtimeContainerID(state.terminated.containerID) || last;
     if (!id) throw badRequest(`${where} is terminated`);
     return id;
   }

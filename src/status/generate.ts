@@ -5,6 +5,7 @@ import type { ContainerRuntimeStatus, PodRuntimeState } from '../pleg/runtime-st
 import type { WaitingReason } from '../kuberuntime/runtime-manager.ts';
 import { getPodQOS } from '../cm/qos.ts';
 import { ephemeralContainerSpec } from '../kuberuntime/ephemeral.ts';
+import { statusContainerID } from './container-id.ts';
 
 export interface StatusInputs {
   hostIP: string;
@@ -47,7 +48,7 @@ function terminatedState(c: ContainerRuntimeStatus, runtimeName: string, message
       ...(msg ? { message: msg } : {}),
       startedAt: toISO(c.startedAtMs) as unknown as Date,
       finishedAt: toISO(c.finishedAtMs) as unknown as Date,
-      containerID: `${runtimeName}://${c.id}`,
+      containerID: statusContainerID(runtimeName, c.id),
     },
   };
 }
@@ -71,7 +72,7 @@ function containerStatus(spec: Container, state: PodRuntimeState, inputs: Status
   }
   status.restartCount = cur.restartCount;
   status.imageID = cur.imageRef;
-  status.containerID = `${inputs.runtimeName}://${cur.id}`;
+  status.containerID = statusContainerID(inputs.runtimeName, cur.id);
   if (cur.state === 'running') {
     status.state = { running: { startedAt: toISO(cur.startedAtMs) as unknown as Date } };
     status.lastState = lastOf(prev);
