@@ -182,20 +182,20 @@ export class KubeletServer {
     return null;
   }
 
-  private routeFor(req: IncomingMessage): { url: URL; route: Route } {
-    const url = new URL(req.url ?? '/', 'https://localhost');
+  private routeFor(url: URL): Route {
     const r = route(url.pathname);
     if (!r || (DEBUGGING.has(r.kind) && !this.deps.config.enableDebuggingHandlers)) throw notFoundError('404 page not found');
-    return { url, route: r };
+    return r;
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const ac = new AbortController();
     res.on('close', () => ac.abort());
     try {
-      const denied = await this.admit(req, new URL(req.url ?? '/', 'https://localhost').pathname, ac.signal);
+      const url = new URL(req.url ?? '/', 'https://localhost');
+      const denied = await this.admit(req, url.pathname, ac.signal);
       if (denied) return send(res, denied.status, 'text/plain; charset=utf-8', `${denied.message}\n`);
-      const { url, route: r } = this.routeFor(req);
+      const r = this.routeFor(url);
       if (UPGRADES.has(r.kind)) throw badRequest('Upgrade request required');
       const method = req.method ?? 'GET';
       if (r.kind === 'run' ? method !== 'POST' : method !== 'GET' && method !== 'HEAD') {
@@ -292,9 +292,10 @@ export class KubeletServer {
     });
     socket.on('error', () => ac.abort());
     try {
-      const denied = await this.admit(req, new URL(req.url ?? '/', 'https://localhost').pathname, ac.signal);
+      const url = new URL(req.url ?? '/', 'https://localhost');
+      const denied = await this.admit(req, url.pathname, ac.signal);
       if (denied) return sendRaw(socket, denied.status, `${denied.message}\n`);
-      const { url, route: r } = this.routeFor(req);
+      const r = this.routeFor(url);
       if (!UPGRADES.has(r.kind)) throw badRequest('this endpoint does not upgrade');
       const target = streamingTarget(await this.streamingUrl(r, url, isWebSocket(req), ac.signal));
       await proxyUpgrade(req, socket, head, target, this.deps.config.streamingConnectionIdleTimeoutMs);

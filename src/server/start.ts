@@ -16,7 +16,7 @@ import { KubeletServer, type KubeletServerDeps, type TlsMaterial } from './kubel
 import { isIP } from 'node:net';
 import { ClientCertificateRotator, nodeServingTemplate } from '../certificate/rotation.ts';
 import { KUBELET_SERVING_SIGNER } from '../certificate/request.ts';
-import { CertificateFileStore } from '../certificate/store.ts';
+import { CertificateFileStore, type CertificatePair } from '../certificate/store.ts';
 import { validity } from '../certificate/pem.ts';
 
 export interface StartKubeletServerOptions extends Omit<KubeletServerDeps, 'authenticator' | 'authorizer' | 'config'> {
@@ -65,19 +65,13 @@ export async function startKubeletServer(o: StartKubeletServerOptions): Promise<
   if (config.serverTLSBootstrap && client && !config.tlsCertFile) {
     const template = nodeServingTemplate(config.nodeName, o.addresses.filter((a) => isIP(a) === 0).concat(isIP(config.nodeName) ? [] : [config.nodeName]), o.addresses.filter((a) => isIP(a) !== 0));
     const store = new CertificateFileStore(config.certDir, template.prefix);
-    const useCurrent = async (): Promise<void> => {
-      const pair = await store.current();
-      await serve(pair.certificates.map((c) => c.toString()).join(''), pair.keyPem, pair.file);
-    };
-    try {
-      const leaf = (await store.current()).certificates[0]!;
-      if (template.satisfied(leaf) && validity(leaf).notAfter > clock.now()) await useCurrent();
-    } catch {
-      // none yet: the rotator requests one at once
-    }
+    const servePair = (pair: CertificatePair): Promise<void> => serve(pair.certificates.map((c) => c.toString()).join(''), pair.keyPem, pair.file);
+    const current = await store.current().catch(() => null); // none yet: the rotator requests one at once
+    const leaf = current?.certificates[0];
+    if (current && leaf && template.satisfied(leaf) && validity(leaf).notAfter > clock.now()) await servePair(current);
     if (!listening) logger.info({ signer: KUBELET_SERVING_SIGNER }, 'serverTLSBootstrap: the kubelet API listens once its serving certificate is approved and issued');
     const stop = new AbortController();
-    const rotation = new ClientCertificateRotator({ client, certDir: config.certDir, nodeName: config.nodeName, logger, clock, template, onRotated: useCurrent }).run(stop.signal);
+    const rotation = new ClientCertificateRotator({ client, certDir: config.certDir, nodeName: config.nodeName, logger, clock, template, onRotated: async () => servePair(await store.current()) }).run(stop.signal);
     return async () => {
       stop.abort();
       await rotation;
