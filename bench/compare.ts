@@ -646,6 +646,7 @@ function plotPanels(runs: readonly AgentRun[]): CdfPanel[] {
     panel(`churn: create → Running and Ready (${first?.churn?.ratePerS ?? 0}/s)`, (r) => r.churn?.startMs),
     panel('churn: DELETE → gone from the API', (r) => r.churn?.deleteMs),
     panel('status lag: container exit → terminated in the API', (r) => r.lag?.lagMs),
+    panel(`probes: readiness flip → new Ready value in the API (${first?.probes?.pods ?? 0} pods)`, (r) => r.probes?.readyLagMs),
     panel(`probe pods: create → Running and Ready (${first?.probes?.pods ?? 0} at once)`, (r) => r.probes?.start.startMs),
   ];
   return panels.filter((p): p is CdfPanel => p !== null);

@@ -17,4 +17,4 @@ echo "== typecheck (tsc --noEmit, strict)"
 echo "== lint (eslint, no-floating-promises)"
 "${node[@]}" node_modules/eslint/bin/eslint.js --max-warnings=0 .
 echo "== tests (unit + integration against containerd)"
-exec "${node[@]}" --test --test-concurrency=1 --test-timeout=600000 'src/**/*.test.ts' 'test/**/*.test.ts'
+exec "${node[@]}" --test --test-concurrency=1 --test-timeout=600000 'src/**/*.test.ts' 'bench/**/*.test.ts' 'test/**/*.test.ts'

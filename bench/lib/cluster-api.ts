@@ -45,6 +45,9 @@ export function benchPod(name: string, variant: Variant, nodeName: string, runId
   };
 }
 
+/** Condition Ready True. */
+const isReady = (pod: Pod): boolean => (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+
 /** Phase Running and condition Ready True. */
 export const isRunningAndReady = (pod: Pod): boolean =>
   pod.status?.phase === 'Running' && (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
@@ -63,6 +66,8 @@ export interface PodWatchTimeline {
   /** First event with a container in state terminated (the agent reported an exit). */
   terminatedMs?: number;
   runningReadyMs?: number;
+  /** Every change of the Ready condition as the watch saw it (the first event sets the start value). */
+  readyChanges: { ready: boolean; atMs: number }[];
   /** First event with metadata.deletionTimestamp. */
   deletionSeenMs?: number;
   deletedMs?: number;
@@ -173,7 +178,7 @@ export class PodWatchRecorder {
     let t = this.pods.get(name);
     const uid = pod.metadata?.uid ?? '';
     if (!t || (uid && t.uid !== uid)) {
-      t = { name, uid, creationTimestampMs: Date.parse(String(pod.metadata?.creationTimestamp ?? '')), relisted: false };
+      t = { name, uid, creationTimestampMs: Date.parse(String(pod.metadata?.creationTimestamp ?? '')), readyChanges: [], relisted: false };
       this.pods.set(name, t);
     }
     const before = JSON.stringify(t);
@@ -184,6 +189,8 @@ export class PodWatchRecorder {
       if (pod.spec?.nodeName) t.boundMs ??= at;
       if (pod.status?.startTime) t.firstKubeletStatusMs ??= at;
       if (isRunningAndReady(pod)) t.runningReadyMs ??= at;
+      const ready = isReady(pod);
+      if (t.readyChanges.at(-1)?.ready !== ready) t.readyChanges.push({ ready, atMs: at });
       if (pod.metadata?.deletionTimestamp) t.deletionSeenMs ??= at;
       if ((pod.status?.containerStatuses ?? []).some((c) => c.state?.terminated)) t.terminatedMs ??= at;
     }

@@ -12,7 +12,7 @@ function run(agent: 'upstream' | 'tskubelet', k: number): AgentRun {
     churn: { pods: 10, ratePerS: 5, lifetimeMs: 5000, startMs: lat, deleteMs: lat, wallMs: 9000, agentCpuMs: 700 * k },
     lag: { pods: 10, lagMs: lat, missing: 0 },
     density: [{ pods: 0, windows: [w(0.01 * k, 80 * k)] }, { pods: 30, windows: [w(0.02 * k, 90), w(0.04 * k, 100 * k)] }],
-    probes: { pods: 10, windows: [w(0.1 * k, 120)], start: { pods: 10, startMs: lat, wallMs: 1, agentCpuMs: 1 } },
+    probes: { pods: 10, windows: [w(0.1 * k, 120)], start: { pods: 10, startMs: lat, wallMs: 1, agentCpuMs: 1 }, flips: 1, readyLagMs: lat, readyMissing: k, readyExtra: 0 },
   };
 }
 
@@ -41,6 +41,8 @@ test('compareRows has every scenario figure with nearest-rank percentiles', () =
   assert.equal(get('density (30 pods)', 'agent RSS max').upstream, 200);
   assert.equal(get('density (0 pods)', 'agent CPU p50').tskubelet, 0.01);
   assert.ok(get('probes', 'agent CPU p50'));
+  assert.equal(get('probes', 'readiness flip → Ready in API p99').upstream, 2000);
+  assert.equal(get('probes', 'readiness changes missed + flaps').tskubelet, 1);
   assert.ok(rows.every((r) => ratio(r.tskubelet, r.upstream) <= 1));
 });
 

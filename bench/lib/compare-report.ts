@@ -65,6 +65,14 @@ export interface HoldResult {
 export interface ProbeResult extends HoldResult {
   /** The probe pods' own start (they are created at once). */
   start: StartResult;
+  /** Readiness flips during the hold (flag file removed / recreated). */
+  flips: number;
+  /** Per pod and flip: the flip → the first watch event with the new Ready value, ms. */
+  readyLagMs: number[];
+  /** Pod-flips whose new Ready value never reached the watch before the next flip. */
+  readyMissing: number;
+  /** Other Ready changes in those spans (flaps, e.g. a probe timing out). */
+  readyExtra: number;
 }
 
 /** Everything one agent's run measured; a scenario not run stays undefined. */
@@ -123,7 +131,7 @@ export interface CompareResult {
 export interface CompareRow {
   scenario: string;
   figure: string;
-  unit: 'ms' | 'cores' | 'MiB' | 's';
+  unit: 'ms' | 'cores' | 'MiB' | 's' | 'count';
   upstream: number;
   tskubelet: number;
   better: 'lower';
@@ -182,6 +190,8 @@ export function compareRows(up: AgentRun | undefined, ts: AgentRun | undefined):
     const n = (up?.probes ?? ts?.probes)?.pods ?? 0;
     const s = `probes (${n} pods, 1 s exec readiness)`;
     holdRows(s, (r) => r.probes, add);
+    for (const q of [50, 90, 99]) add(s, `readiness flip → Ready in API p${q}`, 'ms', (r) => (r.probes?.readyLagMs.length ? p(r.probes.readyLagMs, q) : undefined));
+    add(s, 'readiness changes missed + flaps', 'count', (r) => (r.probes?.readyLagMs ? r.probes.readyMissing + r.probes.readyExtra : undefined));
     for (const q of [50, 99]) add(s, `start p${q} (${n} pods at once)`, 'ms', (r) => (r.probes ? p(r.probes.start.startMs, q) : undefined));
   }
   return rows;
@@ -194,7 +204,7 @@ function holdRows(s: string, get: (r: AgentRun) => HoldResult | undefined, add: 
   add(s, 'agent RSS max', 'MiB', (r) => { const h = get(r); return h ? maxOf(h.windows.map((w) => w.agentRssMiB)) : undefined; });
 }
 
-/** A value of a row for the table: ms as markdown.ms, cores with 3 decimals, MiB and s with one. */
+/** A value of a row for the table: ms as markdown.ms, cores with 3 decimals, s with one, MiB and counts whole. */
 export function formatValue(x: number, unit: CompareRow['unit']): string {
   if (!Number.isFinite(x)) return '–';
   switch (unit) {
@@ -202,6 +212,7 @@ export function formatValue(x: number, unit: CompareRow['unit']): string {
     case 'cores': return x.toFixed(3);
     case 'MiB': return x.toFixed(0);
     case 's': return x.toFixed(1);
+    case 'count': return x.toFixed(0);
   }
 }
 
@@ -268,7 +279,7 @@ export function renderCompareMarkdown(r: CompareResult, fairness: readonly strin
   out.push(`- **churn**: ${o.churnPods} pods created at ${o.churnRate} per second; each is deleted once it is Running and Ready and at least ${o.churnLifetimeS} s old; start as above, delete → gone = DELETE call → DELETED in the watch.`);
   out.push(`- **status lag**: ${o.lagPods} running pods (restartPolicy Never); the bench stops their containers one at a time straight on the runtime (CRI StopContainer: SIGTERM, the shell exits 0), 0.25–0.55 s apart at random so the exits fall anywhere in a relist period; lag = the first watch event with the container terminated − the container's exit (CRI ContainerStatus finished_at, ns).`);
   out.push(`- **density**: ${o.densityTiers.join(', ')} running pods held ${o.holdS} s each; the agent's CPU (utime+stime of its process and what it reaped, /proc/<pid>/stat) in ${o.windowS} s windows, p50 and p95 over the windows (nearest rank: p95 of fewer than 20 windows is the max), RSS (/proc/<pid>/status VmRSS) at each window's end.`);
-  out.push(`- **probes**: ${o.probePods} pods, each with an exec readiness probe (\`true\`, periodSeconds 1), created at once, held ${o.holdS} s; CPU as for density.`);
+  out.push(`- **probes**: ${o.probePods} pods, each with an exec readiness probe (\`test -f /flag/ready\`, periodSeconds 1; /flag is a read-only hostPath of a bench folder), created at once, held ${o.holdS} s; CPU as for density. During the hold the bench removes the flag file 5 s in, recreates it 10 s later, and so on: readiness lag = the flip → the first watch event with the pod's new Ready value (up to 1 s of it is the probe period, plus the exec); missed = no such event before the next flip, flaps = other Ready changes meanwhile.`);
   out.push('');
   out.push('## Context of the holds (mean cores over the windows)');
   out.push('');

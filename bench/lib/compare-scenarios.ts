@@ -2,7 +2,8 @@
 // the cluster's only node now: they talk to the API server (admin), watch the pods, read
 // /proc for CPU and memory, and ask the runtime (CRI) for exit times. Agent-neutral: nothing
 // here reads an agent's log.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CriClient } from '../../src/cri/client.ts';
 import type { HttpKubeClient } from '../../src/kube/client.ts';
@@ -31,6 +32,8 @@ const LAG_GAP_MIN_MS = 250; // the gap between two exits: random in [MIN, MIN + 
 const LAG_GAP_SPAN_MS = 300;
 const LAG_TIMEOUT_MS = 60_000; // after the last exit, for its terminated state in the API
 const STOP_TIMEOUT_S = 10; // CRI StopContainer's grace; the shell exits on TERM at once
+const FLIP_FIRST_MS = 5_000; // probes: the first readiness flip, after the hold's start
+const FLIP_EVERY_MS = 10_000; // probes: flips this far apart; a flip's transitions are looked for until the next one
 
 /** What every scenario needs; `alive` throws once the agent has exited. */
 export interface ScenarioContext {
@@ -50,19 +53,29 @@ export interface ScenarioContext {
 
 export type PodKind = 'sleep' | 'exit' | 'probe';
 
+/** The host folder whose `ready` file the probe pods' readiness probe tests (a read-only hostPath volume). */
+export const probeFlagDir = (runId: string): string => `/run/${COMPARE_LABEL}-${runId}`;
+const FLAG_MOUNT = '/flag';
+
 /**
  * A bench pod bound to the node (spec.nodeName), one busybox container that sleeps and exits 0
  * at once on SIGTERM. 'exit' pods do not restart (restartPolicy Never); 'probe' pods carry an
- * exec readiness probe (`true`) every second.
+ * exec readiness probe every second that passes while the bench's flag file exists
+ * (`test -f /flag/ready`, the host's probeFlagDir mounted read-only).
  */
 export function comparePod(name: string, kind: PodKind, nodeName: string, runId: string): Pod {
   const container: Record<string, unknown> = { name: CONTAINER, image: BENCH_IMAGE, imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', SLEEP_SCRIPT] };
-  if (kind === 'probe') container.readinessProbe = { exec: { command: ['true'] }, periodSeconds: 1 };
+  const volumes: unknown[] = [];
+  if (kind === 'probe') {
+    container.readinessProbe = { exec: { command: ['test', '-f', `${FLAG_MOUNT}/ready`] }, periodSeconds: 1 };
+    container.volumeMounts = [{ name: 'flag', mountPath: FLAG_MOUNT, readOnly: true }];
+    volumes.push({ name: 'flag', hostPath: { path: probeFlagDir(runId), type: 'Directory' } });
+  }
   return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name, labels: { [COMPARE_LABEL]: runId, [`${COMPARE_LABEL}/kind`]: kind } },
-    spec: { nodeName, ...(kind === 'exit' ? { restartPolicy: 'Never' } : {}), containers: [container as never] },
+    spec: { nodeName, ...(kind === 'exit' ? { restartPolicy: 'Never' } : {}), containers: [container as never], ...(volumes.length ? { volumes: volumes as never } : {}) },
   };
 }
 
@@ -371,16 +384,63 @@ export async function runLag(ctx: ScenarioContext, pods: number): Promise<LagRes
   return { pods, lagMs, missing };
 }
 
-/** probes: `pods` pods with a 1 s exec readiness probe, created at once, then held and sampled. */
+/**
+ * probes: `pods` pods with a 1 s exec readiness probe, created at once (the flag file present),
+ * then held and sampled; during the hold the bench removes and recreates the flag file every
+ * FLIP_EVERY_MS, and each pod's readiness lag is the first watch event showing the new Ready
+ * value − the flip (missing when none came before the next flip).
+ */
 export async function runProbes(ctx: ScenarioContext, pods: number, holdS: number, windowS: number): Promise<ProbeResult> {
   const names = Array.from({ length: pods }, (_, i) => `probe-${String(i).padStart(3, '0')}`);
-  await settle(ctx);
-  const start = await startAll(ctx, names, 'probe');
-  await settle(ctx, HOLD_SETTLE_MS);
-  ctx.progress(`probes: ${pods} pods Ready; holding ${holdS} s`);
-  const windows = await sampleHold(ctx, holdS, windowS);
-  await removeAll(ctx, names);
-  return { pods, windows, start };
+  const dir = probeFlagDir(ctx.runId);
+  const flag = join(dir, 'ready');
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  writeFileSync(flag, '');
+  try {
+    await settle(ctx);
+    const start = await startAll(ctx, names, 'probe');
+    await settle(ctx, HOLD_SETTLE_MS);
+    ctx.progress(`probes: ${pods} pods Ready; holding ${holdS} s, the readiness flag flipped every ${FLIP_EVERY_MS / 1000} s`);
+    const flips: { ready: boolean; atMs: number }[] = [];
+    const flipper = (async () => {
+      const t0 = performance.now();
+      for (let at = FLIP_FIRST_MS; at + FLIP_EVERY_MS <= holdS * 1000; at += FLIP_EVERY_MS) {
+        await sleep(Math.max(0, t0 + at - performance.now()), undefined, { signal: ctx.signal });
+        const ready = flips.length % 2 === 1;
+        if (ready) writeFileSync(flag, '');
+        else rmSync(flag);
+        flips.push({ ready, atMs: ctx.clock.now() });
+      }
+    })();
+    const [windows] = await Promise.all([sampleHold(ctx, holdS, windowS), flipper]);
+    const { lagMs, missing, extra } = readinessLags(flips, names.map((n) => ctx.watch.get(n)?.readyChanges ?? []));
+    await removeAll(ctx, names);
+    return { pods, windows, start, flips: flips.length, readyLagMs: lagMs, readyMissing: missing, readyExtra: extra };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Per flip and pod: the first Ready change to the flip's value at or after it and before the next
+ * flip (+ FLIP_EVERY_MS for the last) gives a lag; none is a miss; other changes in that span are
+ * extra (flaps). Pure.
+ */
+export function readinessLags(flips: readonly { ready: boolean; atMs: number }[], pods: readonly (readonly { ready: boolean; atMs: number }[])[]): { lagMs: number[]; missing: number; extra: number } {
+  const lagMs: number[] = [];
+  let missing = 0;
+  let extra = 0;
+  flips.forEach((f, i) => {
+    const until = flips[i + 1]?.atMs ?? f.atMs + FLIP_EVERY_MS;
+    for (const changes of pods) {
+      const span = changes.filter((c) => c.atMs >= f.atMs && c.atMs < until);
+      const hit = span.find((c) => c.ready === f.ready);
+      if (hit) lagMs.push(hit.atMs - f.atMs);
+      else missing++;
+      extra += span.length - (hit ? 1 : 0);
+    }
+  });
+  return { lagMs, missing, extra };
 }
 
 /** The runtime's sandboxes and containers of the namespace (for the clean-up). */

@@ -61,8 +61,23 @@ export function listProcesses(withCwd = true): ProcessInfo[] {
 export function isTskubelet(argv: readonly string[]): boolean {
   const prog = basename(argv[0] ?? '');
   if (!/^(node|bash|sh)$/.test(prog) && !prog.startsWith('node')) return false;
-  return argv.slice(1).some((a) => a.endsWith('src/main.ts') || a.endsWith('bin/tskubelet'));
+  // The program is the first argument that is neither an option nor an option's value (a linter
+  // or an editor given src/main.ts as a file to check is not a tskubelet).
+  const args = argv.slice(1);
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a.startsWith('-')) {
+      if (NODE_VALUE_OPTIONS.has(a)) i++;
+      continue;
+    }
+    if (a.endsWith('scripts/node.sh')) continue; // bash scripts/node.sh [node options] src/main.ts
+    return a.endsWith('src/main.ts') || a.endsWith('bin/tskubelet');
+  }
+  return false;
 }
+
+/** Node options whose value is the next argument. */
+const NODE_VALUE_OPTIONS = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader', '--cpu-prof-dir', '--heap-prof-dir', '--diagnostic-dir']);
 
 /** True for a process running this benchmark (bench/static-pods.ts). */
 export function isBench(argv: readonly string[]): boolean {
