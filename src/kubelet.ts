@@ -167,6 +167,7 @@ export class Kubelet implements PodSyncer {
         credentials: new PodPullCredentials({ secrets: objectSource, node: new NodeDockerConfig({ rootDir: config.rootDir, clock, logger }), recorder, logger }),
       }),
       crashBackoff: new Backoff(CRASH_LOOP_BACKOFF, clock),
+      containerGC: { minAgeMs: config.minimumGCAgeMs, maxPerPodContainer: config.maxPerPodContainerCount },
       clock,
       recorder,
       logger,

@@ -25,7 +25,7 @@ import { EvictionManager } from './eviction/manager.ts';
 import { hasDedicatedImageFs } from './eviction/disk-info.ts';
 import { readMachineInfo } from './node/machine.ts';
 import { ImageGCManager } from './gc/image-gc.ts';
-import { deleteAllUnusedContainers } from './gc/container-gc.ts';
+import { ContainerGC } from './gc/container-gc.ts';
 import { readFsInfo } from './stats/procfs.ts';
 
 async function main(): Promise<number> {
@@ -101,8 +101,16 @@ async function main(): Promise<number> {
       images: cri,
       runtime: cri,
       fsInfo: readFsInfo,
-      policy: { highThresholdPercent: config.imageGCHighThresholdPercent, lowThresholdPercent: config.imageGCLowThresholdPercent, minAgeMs: config.imageMinimumGCAgeMs },
+      policy: { highThresholdPercent: config.imageGCHighThresholdPercent, lowThresholdPercent: config.imageGCLowThresholdPercent, minAgeMs: config.imageMinimumGCAgeMs, maxAgeMs: config.imageMaximumGCAgeMs },
       sandboxImage: config.podInfraContainerImage,
+      clock: realClock,
+      logger,
+    });
+    const containerGC = new ContainerGC({
+      runtime: cri,
+      policy: { minAgeMs: config.minimumGCAgeMs, maxPerPodContainer: config.maxPerPodContainerCount, maxContainers: config.maxContainerCount },
+      sourcesReady: () => podConfig.seenAllSources(),
+      knownPods: () => kubelet.knownPodUIDs(),
       clock: realClock,
       logger,
     });
@@ -112,7 +120,7 @@ async function main(): Promise<number> {
       pods: { activePods: () => kubelet.activePods(), evictPod: (pod, opts, signal) => kubelet.evictPod(pod, opts, signal), podCleanedUp: (uid) => kubelet.podCleanedUp(uid) },
       dedicatedImageFs: (signal) => hasDedicatedImageFs(cri, config.rootDir, signal),
       reclaimer: {
-        deleteAllUnusedContainers: async (signal) => void (await deleteAllUnusedContainers(cri, logger, signal)),
+        deleteAllUnusedContainers: async (signal) => void (await containerGC.deleteAllUnusedContainers(signal)),
         deleteUnusedImages: async (signal) => void (await imageGC.deleteUnusedImages(signal)),
       },
       recorder: cluster?.recorder ?? localRecorder,
@@ -166,7 +174,7 @@ async function main(): Promise<number> {
       }));
     }
     await containerManager.start();
-    const tasks = [kubelet.pleg.run(stop.signal), containerManager.run(stop.signal), eviction.run(stop.signal), imageGC.run(stop.signal)];
+    const tasks = [kubelet.pleg.run(stop.signal), containerManager.run(stop.signal), eviction.run(stop.signal), imageGC.run(stop.signal), containerGC.run(stop.signal)];
     const logMaxSize = parseQuantity(config.containerLogMaxSize);
     if (logMaxSize > 0) {
       const rotation = new ContainerLogManager({ runtime: cri, clock: realClock, logger, maxSizeBytes: logMaxSize, maxFiles: config.containerLogMaxFiles, podLogsDir: config.podLogsDir });

@@ -1,11 +1,9 @@
-import { LABEL_MANAGED_BY } from '../kuberuntime/labels.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../common/clock.ts';
 import type { Container, Image } from '../cri/types.ts';
 import { silentLogger } from '../observability/logger.ts';
-import { ImageGCManager, bytesToFree, imagesInUse, imagesToRemove, type ImageRecord } from './image-gc.ts';
-import { deleteAllUnusedContainers } from './container-gc.ts';
+import { ImageGCManager, bytesToFree, imagesInUse, imagesToRemove, oldImagesToRemove, type ImageRecord } from './image-gc.ts';
 
 test('bytesToFree: nothing below the high threshold, down to the low one above it', () => {
   const policy = { highThresholdPercent: 85, lowThresholdPercent: 80 };
@@ -71,19 +69,46 @@ test('ImageGCManager: deleteUnusedImages keeps used, pinned and sandbox images; 
   assert.deepEqual(images.map((i) => i.id), ['sha256:busy', 'sha256:pause', 'sha256:pinned']);
 });
 
-test('deleteAllUnusedContainers removes our exited containers only', async () => {
+test('oldImagesToRemove: unused, unpinned, last used more than maxAge ago, once the kubelet has run that long', () => {
+  const records = [rec('old', 1_000), rec('recent', 9_000), rec('used', 0), rec('pinned', 0, 0, 10, true), rec('never', 0, 9_500)];
+  const ids = (r: ImageRecord[]): string[] => r.map((x) => x.id);
+  assert.deepEqual(ids(oldImagesToRemove(records, new Set(['used']), 10_000, 0, 5_000)), ['old', 'never']);
+  assert.deepEqual(ids(oldImagesToRemove(records, new Set(['used']), 10_000, 0, 0)), [], 'disabled');
+  assert.deepEqual(ids(oldImagesToRemove(records, new Set(['used']), 10_000, 5_000, 5_000)), [], 'the kubelet has not run for maxAge yet');
+});
+
+test('ImageGCManager: images unused for imageMaximumGCAge go at each round, whatever the disk usage', async () => {
+  const clock = new FakeClock(1_000_000);
+  const hour = 3_600_000;
+  let images = [image('sha256:busy', ['r/busybox:1']), image('sha256:pause', ['r/pause:3'], 1), image('sha256:pinned', ['r/p:1'], 1, true), image('sha256:old', ['r/old:1'], 300)];
+  let inUse = ['sha256:busy', 'sha256:old'];
   const removed: string[] = [];
-  const ours = { [LABEL_MANAGED_BY]: 'true' };
-  const n = await deleteAllUnusedContainers({
-    listContainers: () => Promise.resolve([
-      { id: 'a', state: 'CONTAINER_EXITED', labels: ours }, { id: 'b', state: 'CONTAINER_RUNNING', labels: ours },
-      { id: 'c', state: 'CONTAINER_EXITED', labels: ours }, { id: 'foreign', state: 'CONTAINER_EXITED', labels: {} },
-    ] as unknown as Container[]),
-    removeContainer: (id) => {
-      removed.push(id);
-      return Promise.resolve();
+  const m = new ImageGCManager({
+    images: {
+      listImages: () => Promise.resolve(images),
+      removeImage: (id) => {
+        removed.push(id);
+        images = images.filter((i) => i.id !== id);
+        return Promise.resolve();
+      },
+      imageFsInfo: () => Promise.resolve({ imageFilesystems: [{ timestamp: 0, fs_id: { mountpoint: '/var/lib/containerd' }, used_bytes: null, inodes_used: null }], containerFilesystems: [] }),
     },
-  }, silentLogger, new AbortController().signal);
-  assert.equal(n, 2);
-  assert.deepEqual(removed, ['a', 'c']);
+    runtime: { listContainers: () => Promise.resolve(inUse.map((ref) => ({ id: ref, image_ref: ref, image: null, state: 'CONTAINER_RUNNING' }) as unknown as Container)) },
+    fsInfo: () => Promise.resolve({ capacityBytes: 1000, availableBytes: 900 }), // 10 % used: never over the threshold
+    policy: { highThresholdPercent: 85, lowThresholdPercent: 80, minAgeMs: 2 * 60_000, maxAgeMs: hour },
+    sandboxImage: 'r/pause:3',
+    clock,
+    logger: silentLogger,
+  });
+  const signal = new AbortController().signal;
+  assert.equal(await m.garbageCollect(signal), 0);
+  inUse = ['sha256:busy']; // 'old' last used now
+  clock.advance(hour / 2);
+  assert.equal(await m.garbageCollect(signal), 0);
+  clock.advance(hour / 2);
+  assert.equal(await m.garbageCollect(signal), 0, 'last used exactly maxAge ago: kept (the age must exceed it)');
+  clock.advance(1);
+  assert.equal(await m.garbageCollect(signal), 300);
+  assert.deepEqual(removed, ['sha256:old']);
+  assert.deepEqual(images.map((i) => i.id), ['sha256:busy', 'sha256:pause', 'sha256:pinned'], 'in use, sandbox and pinned images stay');
 });

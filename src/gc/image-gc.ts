@@ -2,8 +2,10 @@
 // when the image filesystem is at least imageGCHighThresholdPercent full, remove unused images,
 // least recently used first, until it is down to imageGCLowThresholdPercent. An image is never
 // removed while a container (of any state) uses it, when the runtime pins it, when it is the
-// sandbox image, or before imageMinimumGCAge has passed since the kubelet first saw it. The
-// eviction manager calls deleteUnusedImages under disk pressure (every unused image old enough).
+// sandbox image, or before imageMinimumGCAge has passed since the kubelet first saw it. Before the
+// disk check, each round also removes the unused images not used for imageMaximumGCAge (when set,
+// and once the kubelet has run that long: upstream freeOldImages). The eviction manager calls
+// deleteUnusedImages under disk pressure (every unused image old enough).
 import type { Clock } from '../common/clock.ts';
 import { errorMessage, isAbort, isNotFound } from '../common/errors.ts';
 import type { ImageService, RuntimeService } from '../cri/client.ts';
@@ -20,6 +22,8 @@ export interface ImageGCPolicy {
   lowThresholdPercent: number;
   /** An image is not removed before this long after the kubelet first saw it, ms. */
   minAgeMs: number;
+  /** An unused image not used for this long is removed whatever the disk usage, ms; 0 disables it (upstream MaxAge). */
+  maxAgeMs?: number;
 }
 
 /** What the kubelet knows of one image (upstream imageRecord). */
@@ -61,6 +65,16 @@ export function imagesToRemove(records: readonly ImageRecord[], inUse: ReadonlyS
   return out;
 }
 
+/**
+ * Upstream freeOldImages' choice: unused, unpinned images whose last use (never: the epoch) is
+ * more than `maxAgeMs` ago. None while maxAgeMs is 0 or the kubelet has not yet run for
+ * maxAgeMs since `startedMs` (it only knows of uses since then). Pure.
+ */
+export function oldImagesToRemove(records: readonly ImageRecord[], inUse: ReadonlySet<string>, nowMs: number, startedMs: number, maxAgeMs: number): ImageRecord[] {
+  if (maxAgeMs <= 0 || nowMs - startedMs <= maxAgeMs) return [];
+  return records.filter((r) => !inUse.has(r.id) && !r.pinned && nowMs - r.lastUsedMs > maxAgeMs);
+}
+
 /** The image IDs the containers use: a container names its image by ID, tag or digest. Pure. */
 export function imagesInUse(images: readonly Image[], containerImageRefs: readonly string[]): Set<string> {
   const refs = new Set(containerImageRefs.filter(Boolean));
@@ -87,10 +101,13 @@ export class ImageGCManager {
   private readonly deps: ImageGCDeps;
   private readonly log: Logger;
   private readonly records = new Map<string, ImageRecord>();
+  /** When GC began (upstream beganGC): uses before it are unknown, so maxAge counts from here. */
+  private readonly startedMs: number;
 
   constructor(deps: ImageGCDeps) {
     this.deps = deps;
     this.log = deps.logger.child({ component: 'image-gc' });
+    this.startedMs = deps.clock.now();
   }
 
   /** Runs GC now and every IMAGE_GC_PERIOD_MS until the signal aborts; failures are logged. */
@@ -111,18 +128,32 @@ export class ImageGCManager {
     }
   }
 
-  /** One GC round (upstream GarbageCollect). Resolves to the bytes freed. Rejects when the runtime cannot be listed. */
+  /**
+   * One GC round (upstream GarbageCollect): images past the maximum age, then space down to the
+   * low threshold. Resolves to the bytes freed. Rejects when the runtime cannot be listed.
+   */
   async garbageCollect(signal: AbortSignal): Promise<number> {
     const { images, inUse } = await this.detectImages(signal);
+    const oldFreed = await this.freeOldImages(images, inUse, signal);
     const fs = await this.deps.images.imageFsInfo(signal);
     const mountpoint = fs.imageFilesystems[0]?.fs_id?.mountpoint;
     const info = mountpoint ? await this.deps.fsInfo(mountpoint) : null;
-    if (!info) return 0;
+    if (!info) return oldFreed;
     const amount = bytesToFree(info.capacityBytes, info.availableBytes, this.deps.policy);
-    if (amount <= 0) return 0;
+    if (amount <= 0) return oldFreed;
     this.log.info({ usagePercent: 100 - Math.trunc((info.availableBytes * 100) / info.capacityBytes), highThresholdPercent: this.deps.policy.highThresholdPercent, bytesToFree: amount }, 'Disk usage on image filesystem is over the high threshold, trying to free bytes down to the low threshold');
     const freed = await this.freeSpace(images, inUse, amount, signal);
     if (freed < amount) this.log.warn({ bytesToFree: amount, freed }, 'Failed to garbage collect required amount of images');
+    return oldFreed + freed;
+  }
+
+  /** Upstream freeOldImages: removes the unused images not used for the policy's maxAgeMs. Resolves to the bytes freed. */
+  private async freeOldImages(images: readonly Image[], inUse: ReadonlySet<string>, signal: AbortSignal): Promise<number> {
+    const maxAgeMs = this.deps.policy.maxAgeMs ?? 0;
+    let freed = 0;
+    for (const r of oldImagesToRemove([...this.records.values()], inUse, this.deps.clock.now(), this.startedMs, maxAgeMs)) {
+      if (await this.freeImage(r, images, signal, { reason: 'age', maxAgeMs, lastUsed: r.lastUsedMs > 0 ? new Date(r.lastUsedMs).toISOString() : 'never' })) freed += r.sizeBytes;
+    }
     return freed;
   }
 
@@ -156,18 +187,22 @@ export class ImageGCManager {
   private async freeSpace(images: readonly Image[], inUse: ReadonlySet<string>, amount: number, signal: AbortSignal): Promise<number> {
     const chosen = imagesToRemove([...this.records.values()], inUse, this.deps.clock.now(), this.deps.policy.minAgeMs, amount);
     let freed = 0;
-    for (const r of chosen) {
-      const tags = images.find((i) => i.id === r.id)?.repo_tags ?? [];
-      try {
-        await this.deps.images.removeImage(r.id, signal);
-        this.records.delete(r.id);
-        freed += r.sizeBytes;
-        this.log.info({ imageID: r.id, tags, sizeBytes: r.sizeBytes }, 'Removing image to free bytes');
-      } catch (err) {
-        if (isAbort(err) && signal.aborted) throw err;
-        if (!isNotFound(err)) this.log.warn({ imageID: r.id, err: errorMessage(err) }, 'Failed to remove image');
-      }
-    }
+    for (const r of chosen) if (await this.freeImage(r, images, signal, { reason: 'space' })) freed += r.sizeBytes;
     return freed;
+  }
+
+  /** Upstream freeImage: removes one image and forgets it; false when the runtime refused (logged). */
+  private async freeImage(r: ImageRecord, images: readonly Image[], signal: AbortSignal, why: Record<string, unknown>): Promise<boolean> {
+    const tags = images.find((i) => i.id === r.id)?.repo_tags ?? [];
+    try {
+      await this.deps.images.removeImage(r.id, signal);
+      this.records.delete(r.id);
+      this.log.info({ imageID: r.id, tags, sizeBytes: r.sizeBytes, ...why }, 'Removing image to free bytes');
+      return true;
+    } catch (err) {
+      if (isAbort(err) && signal.aborted) throw err;
+      if (!isNotFound(err)) this.log.warn({ imageID: r.id, err: errorMessage(err) }, 'Failed to remove image');
+      return false;
+    }
   }
 }

@@ -117,6 +117,26 @@ void test('dead containers beyond the newest per name are removed, and beyond th
   assert.deepEqual(waiting.containersToRemove, [old1.id]);
 });
 
+void test('in-sync pruning follows the container GC policy: maxPerPodContainer, or none with a minimum age or no per-container limit', () => {
+  const a = c('a'), b = c('b');
+  const dead = (spec: Container): ContainerRuntimeStatus => ctr(spec, { state: 'exited', exitCode: 1 });
+  const [a1, a2, a3, a4] = [dead(a), dead(a), dead(a), dead(a)];
+  const aRunning = ctr(a);
+  const [b1, b2] = [dead(b), dead(b)];
+  const s = state([sandbox()], [a1, a2, a3, a4, aRunning, b1, b2]);
+  const remove = (gc: { minAgeMs: number; maxPerPodContainer: number }): string[] => computePodActions(pod([a, b]), s, undefined, gc).containersToRemove.sort();
+  // 3 per name: a1 goes; b (newest dead) keeps both.
+  assert.deepEqual(remove({ minAgeMs: 0, maxPerPodContainer: 3 }), [a1.id]);
+  // 2 per name: a newest running keeps a4 a3; b keeps its two (newest dead + lastState).
+  assert.deepEqual(remove({ minAgeMs: 0, maxPerPodContainer: 2 }), [a1.id, a2.id].sort());
+  // 1 per name: the minimum for the status still holds for b.
+  assert.deepEqual(remove({ minAgeMs: 0, maxPerPodContainer: 1 }), [a1.id, a2.id, a3.id].sort());
+  // Left to the GC loop: a minimum age, no per-container limit, or none kept.
+  assert.deepEqual(remove({ minAgeMs: 1, maxPerPodContainer: 1 }), []);
+  assert.deepEqual(remove({ minAgeMs: 0, maxPerPodContainer: -1 }), []);
+  assert.deepEqual(remove({ minAgeMs: 0, maxPerPodContainer: 0 }), []);
+});
+
 void test('sidecars count as started once running and are restarted when they exit', () => {
   const side = c('side', { restartPolicy: 'Always' }), main = c('main');
   const p = pod([main], { initContainers: [side] });

@@ -6,6 +6,7 @@ import type { ContainerRuntimeStatus, PodRuntimeState, SandboxState } from '../p
 import { latestContainer } from '../pleg/runtime-state.ts';
 import { ephemeralContainersToStart, type EphemeralContainer } from './ephemeral.ts';
 import { hashContainer } from './labels.ts';
+import { DEFAULT_CONTAINER_GC_POLICY, deadInstancesToKeep, type ContainerGCPolicy } from '../gc/policy.ts';
 
 /** Why a container is killed, when it changes its grace period (upstream containerKillReason). */
 export type KillReason = 'LivenessProbe' | 'StartupProbe' | 'FailedPostStartHook' | '';
@@ -52,7 +53,7 @@ export interface PodActions {
    */
   ephemeralContainersToStart: EphemeralContainer[];
   containersToKill: ContainerToKill[];
-  /** Dead containers beyond the one kept per name for lastState and logs (container GC). */
+  /** Dead containers beyond those the container GC policy keeps per name (see deadContainersToRemove). */
   containersToRemove: string[];
 }
 
@@ -95,11 +96,15 @@ function noActions(): PodActions {
   };
 }
 
-/** Dead containers to remove: per name, every exited one but the newest (the newest two while the newest is dead). */
-function deadContainersToRemove(state: PodRuntimeState): string[] {
-  // state.containers lists each name's instances newest first. While the newest instance is
-  // itself dead, the one before it is still the status' lastState (what `kubectl logs --previous`
-  // reads), so two dead instances are kept until the next one starts.
+/**
+ * The in-sync part of container GC: per name, the exited instances beyond what the policy keeps
+ * (deadInstancesToKeep: maxPerPodContainer, but at least the newest dead one, and two while the
+ * newest instance is dead). Only with maxPerPodContainer >= 1 and no minimum age: otherwise the
+ * container GC loop (src/gc/container-gc.ts) does all the pruning, with the same policy.
+ */
+function deadContainersToRemove(state: PodRuntimeState, gc: Pick<ContainerGCPolicy, 'minAgeMs' | 'maxPerPodContainer'>): string[] {
+  if (gc.minAgeMs > 0 || gc.maxPerPodContainer < 1) return [];
+  // state.containers lists each name's instances newest first.
   const newestDead = new Map<string, boolean>();
   const deadSeen = new Map<string, number>();
   const remove: string[] = [];
@@ -108,7 +113,7 @@ function deadContainersToRemove(state: PodRuntimeState): string[] {
     if (c.state !== 'exited') continue;
     const n = (deadSeen.get(c.name) ?? 0) + 1;
     deadSeen.set(c.name, n);
-    if (n > (newestDead.get(c.name) ? 2 : 1)) remove.push(c.id);
+    if (n > (deadInstancesToKeep(gc.maxPerPodContainer, newestDead.get(c.name) === true) ?? Infinity)) remove.push(c.id);
   }
   return remove;
 }
@@ -172,9 +177,15 @@ const killReason = (failed: 'liveness' | 'startup' | undefined): KillReason => (
 
 /**
  * What the sync must do for the pod. `probes` says which running containers failed liveness or
- * startup (killed, and restarted unless the restart policy is Never) and which have not started.
+ * startup (killed, and restarted unless the restart policy is Never) and which have not started;
+ * `gc` how many dead instances per name are kept (containersToRemove).
  */
-export function computePodActions(pod: Pod, state: PodRuntimeState, probes: ProbeResults = NO_PROBE_RESULTS): PodActions {
+export function computePodActions(
+  pod: Pod,
+  state: PodRuntimeState,
+  probes: ProbeResults = NO_PROBE_RESULTS,
+  gc: Pick<ContainerGCPolicy, 'minAgeMs' | 'maxPerPodContainer'> = DEFAULT_CONTAINER_GC_POLICY,
+): PodActions {
   const actions = noActions();
   const spec = pod.spec;
   const containers = spec?.containers ?? [];
@@ -202,7 +213,7 @@ export function computePodActions(pod: Pod, state: PodRuntimeState, probes: Prob
     return actions;
   }
 
-  actions.containersToRemove = deadContainersToRemove(state);
+  actions.containersToRemove = deadContainersToRemove(state, gc);
   // Ephemeral containers may start even if initialization is not complete (upstream).
   actions.ephemeralContainersToStart = ephemeralContainersToStart(pod, state);
   const initDone = computeInitContainerActions(pod, state, probes, actions);

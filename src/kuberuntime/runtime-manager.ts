@@ -32,6 +32,7 @@ import type { ImageService } from '../cri/client.ts';
 import { buildEnvironment, expandContainerCommandAndArgs, resolveEnvSources } from './envvars.ts';
 import { containerVolumeMounts, VolumeSetUpError, type PodVolumes } from '../volumes/volumes.ts';
 import type { PodObjectSource } from '../kube/object-cache.ts';
+import type { ContainerGCPolicy } from '../gc/policy.ts';
 
 export interface RuntimeManagerConfig {
   nodeName: string;
@@ -65,6 +66,8 @@ export interface RuntimeManagerDeps {
   hooks?: Pick<HandlerRunner, 'run'>;
   /** What security contexts need beyond the pod; absent: no image user (root assumed), no RuntimeClasses, no runtime features. */
   security?: RuntimeSecurityDeps;
+  /** The container GC policy the sync prunes dead containers by; absent: upstream's defaults. */
+  containerGC?: Pick<ContainerGCPolicy, 'minAgeMs' | 'maxPerPodContainer'>;
 }
 
 /** The node facts security contexts are resolved against. */
@@ -131,7 +134,7 @@ export class KubeRuntimeManager {
    */
   async syncPod(pod: Pod, state: PodRuntimeState, signal: AbortSignal, probes: ProbeResults = NO_PROBE_RESULTS): Promise<SyncResult> {
     const result: SyncResult = { waiting: new Map(), requeueAfterMs: null, changed: false, runtimeMs: 0, initFailed: false };
-    const actions = computePodActions(pod, state, probes);
+    const actions = computePodActions(pod, state, probes, this.deps.containerGC);
     const log = this.podLogger(pod);
     result.initFailed = actions.initFailed;
 
