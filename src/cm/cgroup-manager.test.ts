@@ -50,6 +50,9 @@ test('CgroupfsManager on a v1 layout: creates the cgroup in cpu, memory and pids
     assert.equal(await read('memory/kubepods/podx/memory.limit_in_bytes'), String(64 * 1024 * 1024));
     assert.equal(await read('pids/kubepods/podx/pids.max'), '50');
     assert.deepEqual(await m.children('/kubepods'), ['podx']);
+    await writeFile(path.join(mount, 'memory/kubepods/podx/memory.usage_in_bytes'), '4096\n');
+    assert.equal(await m.memoryUsage('/kubepods/podx'), 4096n);
+    await assert.rejects(m.memoryUsage('/kubepods/nope'));
   } finally {
     await rm(mount, { recursive: true, force: true });
   }
@@ -66,6 +69,8 @@ test('CgroupfsManager on a v2 layout: enables the controllers in the ancestors a
     // each controller is written on its own (the last write is what a plain file keeps)
     assert.equal(await readFile(path.join(mount, 'kubepods/cgroup.subtree_control'), 'utf8'), '+pids');
     assert.equal(await readFile(path.join(mount, 'cgroup.subtree_control'), 'utf8'), '+pids');
+    await writeFile(path.join(mount, 'kubepods/burstable/memory.current'), '8192\n');
+    assert.equal(await m.memoryUsage('/kubepods/burstable'), 8192n);
   } finally {
     await rm(mount, { recursive: true, force: true });
   }

@@ -34,6 +34,8 @@ export interface CgroupManager {
   update(name: string, resources: CgroupResources): Promise<void>;
   /** The names of the child cgroups ([] when none or absent). */
   children(name: string): Promise<string[]>;
+  /** Memory in use by the cgroup, bytes (v1 memory.usage_in_bytes, v2 memory.current). Rejects when unreadable. */
+  memoryUsage(name: string): Promise<bigint>;
 }
 
 /** Upstream CpuSharesToCpuWeight (runc): shares [2, 262144] -> cpu.weight [1, 10000]. */
@@ -146,6 +148,13 @@ export class CgroupfsManager implements CgroupManager {
     } catch {
       return [];
     }
+  }
+
+  async memoryUsage(name: string): Promise<bigint> {
+    const { version, dirs } = await this.detect();
+    if (!dirs.memory) throw new Error('the memory cgroup controller is not mounted');
+    const text = await readFile(path.join(dirs.memory, name, version === 1 ? 'memory.usage_in_bytes' : 'memory.current'), 'utf8');
+    return BigInt(text.trim());
   }
 
   /** v2: the cpu, memory and pids controllers enabled for the children of every ancestor of `name`. */

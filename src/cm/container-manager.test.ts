@@ -13,6 +13,8 @@ import { ContainerManager, QOS_CGROUP_UPDATE_PERIOD_MS } from './container-manag
 class FakeCgroups implements CgroupManager {
   readonly groups = new Map<string, CgroupResources>();
   readonly calls: string[] = [];
+  /** Memory usage per cgroup, bytes: a memory limit below it is refused, as the kernel does (EBUSY). */
+  readonly usage = new Map<string, bigint>();
   version(): Promise<1 | 2> {
     return Promise.resolve(1);
   }
@@ -27,8 +29,13 @@ class FakeCgroups implements CgroupManager {
   update(name: string, r: CgroupResources): Promise<void> {
     if (!this.groups.has(name)) return Promise.reject(new Error(`no ${name}`));
     this.calls.push(`update ${name}`);
-    this.groups.set(name, { ...this.groups.get(name), ...r });
-    return Promise.resolve();
+    const { memoryLimitBytes, ...rest } = r;
+    const refused = memoryLimitBytes !== undefined && (memoryLimitBytes <= 0 || BigInt(memoryLimitBytes) < (this.usage.get(name) ?? 0n));
+    this.groups.set(name, { ...this.groups.get(name), ...rest, ...(refused || memoryLimitBytes === undefined ? {} : { memoryLimitBytes }) });
+    return refused ? Promise.reject(new Error(`${name}: memory limit ${memoryLimitBytes} refused`)) : Promise.resolve();
+  }
+  memoryUsage(name: string): Promise<bigint> {
+    return Promise.resolve(this.usage.get(name) ?? 0n);
   }
   children(name: string): Promise<string[]> {
     const prefix = `${name}/`;
@@ -56,7 +63,7 @@ test('start: kubepods limited to node allocatable, burstable and besteffort made
     const cgroups = new FakeCgroups();
     const active: Pod[] = [];
     const cm = new ContainerManager({
-      config: { cgroupRoot: '/', cgroupsPerQOS: true, podPidsLimit: 100, kubeReserved: { memory: '1Gi' }, systemReserved: {}, enforceNodeAllocatable: ['pods'] },
+      config: { cgroupRoot: '/', cgroupsPerQOS: true, podPidsLimit: 100, kubeReserved: { memory: '1Gi' }, systemReserved: {}, enforceNodeAllocatable: ['pods'], qosReserved: {}, featureGates: {} },
       machine: { numCores: 2, memoryCapacityBytes: 8 * 1024 ** 3 },
       activePods: () => active,
       knownPods: () => new Set(active.map((p) => p.metadata!.uid!)),
@@ -97,7 +104,7 @@ test('run: the QoS shares follow the active pods every minute', async () => {
     const cgroups = new FakeCgroups();
     let active: Pod[] = [];
     const cm = new ContainerManager({
-      config: { cgroupRoot: '/', cgroupsPerQOS: true, podPidsLimit: -1, kubeReserved: {}, systemReserved: {}, enforceNodeAllocatable: ['pods'] },
+      config: { cgroupRoot: '/', cgroupsPerQOS: true, podPidsLimit: -1, kubeReserved: {}, systemReserved: {}, enforceNodeAllocatable: ['pods'], qosReserved: {}, featureGates: {} },
       machine: { numCores: 2, memoryCapacityBytes: 1024 ** 3 },
       activePods: () => active,
       knownPods: () => new Set(),
@@ -129,7 +136,7 @@ test('a refused negative oom_score_adj is logged once, at start', async () => {
     const logger = createLogger(0, new Writable({ write: (chunk: Buffer, _enc, cb) => { lines.push(chunk.toString()); cb(); } }));
     const cgroups = new FakeCgroups();
     const cm = new ContainerManager({
-      config: { cgroupRoot: '/', cgroupsPerQOS: true, podPidsLimit: -1, kubeReserved: {}, systemReserved: {}, enforceNodeAllocatable: ['pods'] },
+      config: { cgroupRoot: '/', cgroupsPerQOS: true, podPidsLimit: -1, kubeReserved: {}, systemReserved: {}, enforceNodeAllocatable: ['pods'], qosReserved: {}, featureGates: {} },
       machine: { numCores: 1, memoryCapacityBytes: 1024 ** 3 },
       activePods: () => [],
       knownPods: () => new Set(),
@@ -157,7 +164,7 @@ test('start removes the empty cgroups of pods nobody knows; a known pod keeps it
     const cgroups = new FakeCgroups();
     for (const name of ['/kubepods', '/kubepods/burstable', '/kubepods/besteffort', '/kubepods/besteffort/podgone', '/kubepods/besteffort/podknown']) cgroups.groups.set(name, {});
     const cm = new ContainerManager({
-      config: { cgroupRoot: '/', cgroupsPerQOS: true, podPidsLimit: -1, kubeReserved: {}, systemReserved: {}, enforceNodeAllocatable: ['pods'] },
+      config: { cgroupRoot: '/', cgroupsPerQOS: true, podPidsLimit: -1, kubeReserved: {}, systemReserved: {}, enforceNodeAllocatable: ['pods'], qosReserved: {}, featureGates: {} },
       machine: { numCores: 1, memoryCapacityBytes: 1024 ** 3 },
       activePods: () => [],
       knownPods: () => new Set(['known']),
@@ -175,5 +182,116 @@ test('start removes the empty cgroups of pods nobody knows; a known pod keeps it
   } finally {
     await rm(proc, { recursive: true, force: true });
     await rm(mount, { recursive: true, force: true });
+  }
+});
+
+/** A manager over fake cgroups with QOSReserved settings; 8 GiB capacity, 1 GiB kube-reserved: 7 GiB allocatable. */
+async function reserveManager(active: Pod[], featureGates: Record<string, boolean>, qosReserved: Record<string, string>, memoryCapacityBytes = 8 * GiB) {
+  const proc = await fakeProc();
+  const cgroups = new FakeCgroups();
+  const cm = new ContainerManager({
+    config: { cgroupRoot: '/', cgroupsPerQOS: true, podPidsLimit: -1, kubeReserved: { memory: '1Gi' }, systemReserved: {}, enforceNodeAllocatable: ['pods'], qosReserved, featureGates },
+    machine: { numCores: 2, memoryCapacityBytes },
+    activePods: () => active,
+    knownPods: () => new Set(active.map((p) => p.metadata!.uid!)),
+    clock: new FakeClock(),
+    logger: silentLogger,
+    cgroups,
+    procRoot: proc,
+  });
+  return { cm, cgroups, cleanup: () => rm(proc, { recursive: true, force: true }) };
+}
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+const memLimit = (cgroups: FakeCgroups, name: string): number | undefined => cgroups.groups.get(name)?.memoryLimitBytes;
+
+test('QOSReserved with memory=100%: burstable and besteffort lose the higher classes\' memory requests, and get them back when the pods go', async () => {
+  const active: Pod[] = [];
+  const { cm, cgroups, cleanup } = await reserveManager(active, { QOSReserved: true }, { memory: '100%' });
+  try {
+    await cm.start();
+    assert.equal(memLimit(cgroups, '/kubepods'), 7 * GiB);
+    assert.equal(memLimit(cgroups, '/kubepods/burstable'), 7 * GiB, 'no pods: allocatable');
+    assert.equal(memLimit(cgroups, '/kubepods/besteffort'), 7 * GiB);
+
+    const guaranteed = pod('g1', { limits: { cpu: '500m', memory: '64Mi' } });
+    active.push(guaranteed);
+    await cm.ensurePod(guaranteed);
+    assert.equal(memLimit(cgroups, '/kubepods/burstable'), 7 * GiB - 64 * MiB);
+    assert.equal(memLimit(cgroups, '/kubepods/besteffort'), 7 * GiB - 64 * MiB);
+    // Upstream order: the QoS cgroups are updated before the pod cgroup is made.
+    const calls = cgroups.calls.filter((c) => /burstable$|podg1$/.test(c));
+    assert.deepEqual(calls.slice(-2), ['update /kubepods/burstable', 'create /kubepods/podg1']);
+
+    const burstable = pod('b1', { requests: { cpu: '100m', memory: '32Mi' }, limits: { memory: '128Mi' } });
+    const besteffort = pod('e1', {});
+    active.push(burstable, besteffort);
+    await cm.ensurePod(burstable);
+    await cm.ensurePod(besteffort);
+    assert.equal(memLimit(cgroups, '/kubepods/burstable'), 7 * GiB - 64 * MiB);
+    assert.equal(memLimit(cgroups, '/kubepods/besteffort'), 7 * GiB - 96 * MiB);
+    assert.equal(cgroups.groups.get('/kubepods/burstable')?.cpuShares, 102, 'cpu shares still kept');
+
+    active.splice(0, 1);
+    await cm.podRemoved('g1');
+    assert.equal(memLimit(cgroups, '/kubepods/burstable'), 7 * GiB);
+    assert.equal(memLimit(cgroups, '/kubepods/besteffort'), 7 * GiB - 32 * MiB);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('QOSReserved with memory=50%: each product truncated as Go\'s int64 division', async () => {
+  const active = [pod('g', { limits: { cpu: '1', memory: '1001' } }), pod('b', { requests: { memory: '333' } })];
+  const { cm, cgroups, cleanup } = await reserveManager(active, { QOSReserved: true }, { memory: '50%' });
+  try {
+    await cm.start();
+    assert.equal(memLimit(cgroups, '/kubepods/burstable'), 7 * GiB - 500);
+    assert.equal(memLimit(cgroups, '/kubepods/besteffort'), 7 * GiB - 500 - 166);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('without the QOSReserved gate (or without qosReserved.memory) no QoS memory limit is written', async () => {
+  const active = [pod('g', { limits: { cpu: '1', memory: '1Gi' } })];
+  for (const [gates, reserved] of [[{}, { memory: '100%' }], [{ QOSReserved: false }, { memory: '100%' }], [{ QOSReserved: true }, {}]] as const) {
+    const { cm, cgroups, cleanup } = await reserveManager(active, gates, reserved);
+    try {
+      await cm.start();
+      await cm.ensurePod(active[0]!);
+      assert.equal(memLimit(cgroups, '/kubepods/burstable'), undefined, JSON.stringify([gates, reserved]));
+      assert.equal(memLimit(cgroups, '/kubepods/besteffort'), undefined);
+      assert.equal(cgroups.groups.get('/kubepods/burstable')?.cpuShares, 2);
+    } finally {
+      await cleanup();
+    }
+  }
+});
+
+test('a limit the kernel refuses (below the usage, or not positive) becomes the cgroup\'s usage', async () => {
+  const active = [pod('g', { limits: { cpu: '1', memory: '6Gi' } })];
+  const { cm, cgroups, cleanup } = await reserveManager(active, { QOSReserved: true }, { memory: '100%' });
+  try {
+    cgroups.usage.set('/kubepods/burstable', BigInt(2 * GiB));
+    cgroups.usage.set('/kubepods/besteffort', BigInt(10 * MiB));
+    await cm.start();
+    assert.equal(memLimit(cgroups, '/kubepods/burstable'), 2 * GiB, 'using 2 GiB, wanted 1 GiB: limited to its usage');
+    assert.equal(memLimit(cgroups, '/kubepods/besteffort'), 1 * GiB, 'below its limit: the wanted limit');
+  } finally {
+    await cleanup();
+  }
+  // Guaranteed requests above allocatable: a negative limit is never written; the usage is.
+  const big = [pod('g', { limits: { cpu: '1', memory: '9Gi' } })];
+  const neg = await reserveManager(big, { QOSReserved: true }, { memory: '100%' });
+  try {
+    neg.cgroups.usage.set('/kubepods/burstable', BigInt(5 * MiB));
+    await neg.cm.start();
+    assert.equal(memLimit(neg.cgroups, '/kubepods/burstable'), 5 * MiB);
+    assert.equal(memLimit(neg.cgroups, '/kubepods/besteffort'), undefined, 'empty, negative limit: left alone');
+    assert.ok(neg.cgroups.calls.filter((c) => c === 'update /kubepods/burstable').length >= 2, 'retried');
+  } finally {
+    await neg.cleanup();
   }
 });

@@ -1,8 +1,11 @@
 // The kubelet's cgroup hierarchy with the cgroupfs driver (upstream pkg/kubelet/cm:
 // containerManagerImpl's node allocatable cgroup, qosContainerManagerImpl, podContainerManagerImpl):
 //   <cgroupRoot>/kubepods                  Guaranteed pods; limited to node allocatable
-//   <cgroupRoot>/kubepods/burstable        cpu shares = the Burstable pods' summed cpu requests
-//   <cgroupRoot>/kubepods/besteffort       cpu shares = 2
+//   <cgroupRoot>/kubepods/burstable        cpu shares = the Burstable pods' summed cpu requests;
+//                                          with QOSReserved, memory = allocatable − reserved
+//                                          share of the Guaranteed pods' memory requests
+//   <cgroupRoot>/kubepods/besteffort       cpu shares = 2; with QOSReserved, memory = the
+//                                          burstable limit − reserved share of the Burstable requests
 //   .../pod<uid>                           one per pod, with its cpu, memory and pids limits,
 //                                          made before its sandbox (the sandbox's cgroup_parent)
 // QoS shares are updated when a pod cgroup is made or removed and every minute; pod cgroups of
@@ -12,13 +15,16 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Clock } from '../common/clock.ts';
 import { errorMessage, isAbort } from '../common/errors.ts';
+import { featureEnabled, QOS_RESERVED } from '../config/features.ts';
 import type { KubeletConfig } from '../config/types.ts';
 import type { Pod } from '../kube/types.ts';
 import type { Logger } from '../observability/logger.ts';
-import { kubepodsCgroupConfig, kubepodsResources, type ResourceNanos } from './allocatable.ts';
+import { kubepodsCgroupConfig, kubepodsResources, nodeAllocatableAbsolute, type ResourceNanos } from './allocatable.ts';
 import { CgroupfsManager, type CgroupManager, type CgroupResources } from './cgroup-manager.ts';
 import { removePodCgroups } from './pod-cgroups.ts';
 import { getPodQOS } from './qos.ts';
+import { memoryReservePercent, qosMemoryLimits, qosMemoryRequests, retryMemoryLimit } from './qos-reserved.ts';
+import { nanosToValue } from './quantity.ts';
 import { KUBELET_OOM_SCORE_ADJ, podCgroupName, podResourceLimits, qosCgroupCpuShares, qosCgroupName, QUOTA_PERIOD_US } from './resources.ts';
 
 /** How often the QoS cgroups are brought up to date (upstream periodicQOSCgroupUpdateInterval, 1 min). */
@@ -37,7 +43,7 @@ export interface PodCgroups {
 }
 
 export interface ContainerManagerDeps {
-  config: Pick<KubeletConfig, 'cgroupRoot' | 'cgroupsPerQOS' | 'podPidsLimit' | 'kubeReserved' | 'systemReserved' | 'enforceNodeAllocatable'>;
+  config: Pick<KubeletConfig, 'cgroupRoot' | 'cgroupsPerQOS' | 'podPidsLimit' | 'kubeReserved' | 'systemReserved' | 'enforceNodeAllocatable' | 'qosReserved' | 'featureGates'>;
   /** The node's capacity: CPUs and MemTotal. */
   machine: { numCores: number; memoryCapacityBytes: number };
   /** Pods admitted and not terminal (the Burstable ones decide the burstable shares). */
@@ -67,12 +73,17 @@ export class ContainerManager implements PodCgroups {
   private kubepods: CgroupResources | null = null;
   private kubepodsApplied = false;
   private qosReady = false;
+  /** Node allocatable memory without eviction thresholds, bytes (upstream GetNodeAllocatableAbsolute); set by start(). */
+  private allocatableMemory: bigint | undefined;
+  /** Percentage of memory requests reserved (qosReserved.memory) when QOSReserved is on; else undefined. */
+  private readonly memoryReserve: number | undefined;
 
   constructor(deps: ContainerManagerDeps) {
     this.deps = deps;
     this.cgroups = deps.cgroups ?? new CgroupfsManager(deps.cgroupMount ? { mount: deps.cgroupMount } : {});
     this.log = deps.logger.child({ component: 'container-manager' });
     this.procRoot = deps.procRoot ?? '/proc';
+    this.memoryReserve = featureEnabled(deps.config.featureGates, QOS_RESERVED) ? memoryReservePercent(deps.config.qosReserved) : undefined;
   }
 
   /**
@@ -91,6 +102,8 @@ export class ContainerManager implements PodCgroups {
     ]);
     if (Number.isSafeInteger(pidMax) && pidMax > 0) capacity.set('pid', BigInt(pidMax) * NANO);
     this.kubepods = kubepodsCgroupConfig(kubepodsResources(capacity, this.deps.config));
+    const allocatable = nodeAllocatableAbsolute(capacity, this.deps.config).get('memory');
+    this.allocatableMemory = allocatable === undefined ? undefined : BigInt(nanosToValue(allocatable));
     await this.ensureKubepods();
     await this.updateQosCgroups();
     // Pods removed while no kubelet ran (e.g. by CRI directly) leave empty pod cgroups behind.
@@ -122,11 +135,13 @@ export class ContainerManager implements PodCgroups {
       this.ensured.add(uid);
       if (await this.cgroups.exists(name)) return;
       if (!this.qosReady) await this.ensureQosCgroups();
+      // As upstream (UpdateQOSCgroups, then the pod cgroup): with QOSReserved the lower classes
+      // give up the new pod's reserved share before it starts.
+      await this.updateQosCgroups();
       const limits = podResourceLimits(pod, { cpuCFSQuota: true, cpuCFSQuotaPeriodUs: QUOTA_PERIOD_US, podPidsLimit: cfg.podPidsLimit });
       await this.cgroups.create(name, limits);
       this.log.debug({ pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`, podUID: uid, cgroup: name, limits }, 'pod cgroup created');
       this.failed.delete(uid);
-      await this.updateQosCgroups();
     } catch (err) {
       if (this.failed.has(uid)) return;
       this.failed.add(uid);
@@ -171,18 +186,60 @@ export class ContainerManager implements PodCgroups {
     this.qosReady = true;
   }
 
-  /** Upstream UpdateCgroups: the QoS classes' cpu shares from the active pods. Never rejects. */
+  /**
+   * Upstream UpdateCgroups: the QoS classes' cpu shares from the active pods and, with the
+   * QOSReserved gate and qosReserved.memory, their memory limits (setMemoryReserve). Never rejects.
+   */
   private async updateQosCgroups(): Promise<void> {
     if (!this.deps.config.cgroupsPerQOS) return;
     const root = this.deps.config.cgroupRoot;
     try {
       if (!this.qosReady) await this.ensureQosCgroups();
-      const shares = qosCgroupCpuShares(this.deps.activePods());
-      await this.cgroups.update(qosCgroupName('Burstable', root), { cpuShares: shares.burstable });
-      await this.cgroups.update(qosCgroupName('BestEffort', root), { cpuShares: shares.bestEffort });
+      const pods = this.deps.activePods();
+      const shares = qosCgroupCpuShares(pods);
+      const burstable = qosCgroupName('Burstable', root);
+      const bestEffort = qosCgroupName('BestEffort', root);
+      const memory = this.memoryReserve === undefined ? null : qosMemoryLimits(this.allocatableMemory, qosMemoryRequests(pods), this.memoryReserve);
+      if (memory === null) {
+        await this.cgroups.update(burstable, { cpuShares: shares.burstable });
+        await this.cgroups.update(bestEffort, { cpuShares: shares.bestEffort });
+        return;
+      }
+      await this.applyMemoryReserve([[burstable, shares.burstable, memory.burstable], [bestEffort, shares.bestEffort, memory.bestEffort]]);
     } catch (err) {
       this.log.warn({ err: errorMessage(err) }, 'Failed to update QoS cgroup configuration');
     }
+  }
+
+  /**
+   * The QoS cgroups' cpu shares and memory limits (upstream UpdateCgroups with QOSReserved): all
+   * updated; when one fails (the kernel refuses a limit below a cgroup's usage), a class already
+   * using more than its limit is limited to its usage instead (retrySetMemoryReserve) and all are
+   * updated again. Rejects when the second round fails. A limit of 0 or less is never written
+   * (v1 refuses it; v2 would read it as "max"): it counts as a failed update.
+   */
+  private async applyMemoryReserve(classes: [name: string, cpuShares: number, limit: bigint][]): Promise<void> {
+    const write = async (name: string, cpuShares: number, limit: bigint): Promise<boolean> => {
+      await this.cgroups.update(name, limit > 0n ? { cpuShares, memoryLimitBytes: Number(limit) } : { cpuShares });
+      return limit > 0n;
+    };
+    let ok = true;
+    for (const [name, cpuShares, limit] of classes) ok = (await write(name, cpuShares, limit).catch(() => false)) && ok;
+    this.log.debug({ percentReserve: this.memoryReserve, limits: Object.fromEntries(classes.map(([n, , l]) => [n, String(l)])) }, 'QoS memory limits');
+    if (ok) return;
+    for (const c of classes) {
+      try {
+        c[2] = retryMemoryLimit(c[2], await this.cgroups.memoryUsage(c[0]));
+      } catch (err) {
+        this.log.debug({ cgroup: c[0], err: errorMessage(err) }, 'Failed to get resource stats');
+        break; // as upstream: the remaining classes keep the limits first tried
+      }
+    }
+    const failures: string[] = [];
+    for (const [name, cpuShares, limit] of classes) {
+      if (!(await write(name, cpuShares, limit))) failures.push(`${name}: memory limit ${limit} cannot be set`);
+    }
+    if (failures.length > 0) throw new Error(failures.join('; '));
   }
 
   /** Pod cgroups of pods the kubelet does not know (upstream cleanupOrphanedPodCgroups); only empty ones go. */

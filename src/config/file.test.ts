@@ -80,26 +80,30 @@ void test('null values count as unset', () => {
 
 void test('keeps valid upstream fields it does not implement, for /configz', () => {
   const { values, passThrough } = parseKubeletConfigFile(`${HEADER}
-qosReserved: {memory: 50%}
-featureGates: {SidecarContainers: true}
 failSwapOn: false
 rotateCertificates: true
 nodeStatusUpdateFrequency: 10s
-imageMaximumGCAge: 1h
 memoryThrottlingFactor: 0.9
 providerID: kind://docker/n1
 `);
   assert.deepEqual(values, {});
   assert.deepEqual(passThrough, {
-    qosReserved: { memory: '50%' },
-    featureGates: { SidecarContainers: true },
     failSwapOn: false,
     rotateCertificates: true,
     nodeStatusUpdateFrequency: '10s',
-    imageMaximumGCAge: '1h',
     memoryThrottlingFactor: 0.9,
     providerID: 'kind://docker/n1',
   });
+});
+
+void test('qosReserved and featureGates are settings: a map of strings and a map of booleans', () => {
+  assert.deepEqual(parseKubeletConfigFile(`${HEADER}qosReserved: {memory: 50%}\nfeatureGates: {QOSReserved: true, SidecarContainers: true}\n`).values, {
+    qosReserved: { memory: '50%' },
+    featureGates: { QOSReserved: true, SidecarContainers: true },
+  });
+  rejects(`${HEADER}qosReserved: [a]\n`, /field "qosReserved": must be a map of memory .* got \["a"\]/);
+  rejects(`${HEADER}qosReserved: {memory: 50}\n`, /field "qosReserved": must be a map of memory/);
+  rejects(`${HEADER}featureGates: {QOSReserved: "true"}\n`, /field "featureGates": must be a map of feature gate names to true or false, got \{"QOSReserved":"true"\}/);
 });
 
 void test('allowedUnsafeSysctls is a setting: a list of namespaced sysctls or patterns', () => {
@@ -132,7 +136,7 @@ void test('wrong types are errors naming the field and the expectation', () => {
   rejects(`${HEADER}logging: text\n`, /field "logging": must be a mapping/);
   rejects(`${HEADER}failSwapOn: "no"\n`, 'invalid KubeletConfiguration: field "failSwapOn": must be a boolean, got "no"');
   rejects(`${HEADER}nodeStatusUpdateFrequency: 10\n`, /field "nodeStatusUpdateFrequency": must be a duration/);
-  rejects(`${HEADER}qosReserved: [a]\n`, /field "qosReserved": must be a mapping/);
+  rejects(`${HEADER}topologyManagerPolicyOptions: [a]\n`, /field "topologyManagerPolicyOptions": must be a mapping/);
   rejects(`${HEADER}evictionHard: [a]\n`, /field "evictionHard": must be a map of eviction signals/);
   rejects(`${HEADER}kubeReserved: {cpu: 1}\n`, /field "kubeReserved": must be a map of cpu, memory/);
 });

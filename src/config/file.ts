@@ -33,16 +33,15 @@ const UPSTREAM_PASS_THROUGH: Readonly<Record<string, PassKind>> = {
   enableContentionProfiling: 'bool', oomScoreAdj: 'int',
   nodeStatusUpdateFrequency: 'duration',
   nodeStatusReportFrequency: 'duration', nodeLeaseDurationSeconds: 'int',
-  imageMaximumGCAge: 'duration',
   volumeStatsAggPeriod: 'duration', kubeletCgroups: 'string', systemCgroups: 'string',
   cpuManagerPolicy: 'string', singleProcessOOMKill: 'bool', cpuManagerPolicyOptions: 'map',
   cpuManagerReconcilePeriod: 'duration', memoryManagerPolicy: 'string', topologyManagerPolicy: 'string',
-  topologyManagerScope: 'string', topologyManagerPolicyOptions: 'map', qosReserved: 'map',
+  topologyManagerScope: 'string', topologyManagerPolicyOptions: 'map',
   hairpinMode: 'string', podCIDR: 'string', runOnce: 'bool', cpuCFSQuota: 'bool',
   cpuCFSQuotaPeriod: 'duration', nodeStatusMaxImages: 'int', maxOpenFiles: 'int', contentType: 'string',
   kubeAPIQPS: 'int', kubeAPIBurst: 'int', maxParallelImagePulls: 'int',
   podsPerCore: 'int', enableControllerAttachDetach: 'bool', protectKernelDefaults: 'bool',
-  makeIPTablesUtilChains: 'bool', iptablesMasqueradeBit: 'int', iptablesDropBit: 'int', featureGates: 'map',
+  makeIPTablesUtilChains: 'bool', iptablesMasqueradeBit: 'int', iptablesDropBit: 'int',
   failSwapOn: 'bool', memorySwap: 'map', containerLogMaxWorkers: 'int', containerLogMonitorInterval: 'duration',
   configMapAndSecretChangeDetectionStrategy: 'string',
   reservedSystemCPUs: 'string', showHiddenMetricsForVersion: 'string', systemReservedCgroup: 'string',
@@ -153,6 +152,8 @@ function convert(setting: Setting, raw: unknown): unknown {
     case 'map':
     case 'thresholdMap':
       return isMapping(raw) && Object.values(raw).every((v) => typeof v === 'string') ? { ...raw } : undefined;
+    case 'boolMap':
+      return isMapping(raw) && Object.values(raw).every((v) => typeof v === 'boolean') ? { ...raw } : undefined;
   }
 }
 

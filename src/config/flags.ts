@@ -6,6 +6,7 @@
 import { invalidInput } from '../common/errors.ts';
 import { SETTINGS, SETTING_KEYS, expectOf } from './schema.ts';
 import type { Setting, ValueKind } from './schema.ts';
+import { parseFeatureGatePairs } from './features.ts';
 import { KUBELET_DEFAULTS } from './types.ts';
 import type { ConfigValues, SettingKey } from './types.ts';
 import {
@@ -137,6 +138,8 @@ function convert(setting: Setting, text: string): unknown {
       return parseKeyValuePairs(text);
     case 'thresholdMap':
       return parseSeparatedPairs(text, '<');
+    case 'boolMap':
+      return parseFeatureGatePairs(text);
   }
 }
 
@@ -145,7 +148,7 @@ function accumulate(kind: ValueKind, previous: unknown, next: unknown): unknown 
   if (Array.isArray(previous) && Array.isArray(next) && (kind === 'stringList' || kind === 'taints')) {
     return [...(previous as unknown[]), ...(next as unknown[])];
   }
-  if ((kind === 'labels' || kind === 'map' || kind === 'thresholdMap') && typeof previous === 'object' && typeof next === 'object') return { ...previous, ...next };
+  if ((kind === 'labels' || kind === 'map' || kind === 'thresholdMap' || kind === 'boolMap') && typeof previous === 'object' && typeof next === 'object') return { ...previous, ...next };
   return next;
 }
 
@@ -161,6 +164,7 @@ const TYPE_NAMES: Readonly<Record<ValueKind, string>> = {
   taints: 'taints',
   map: 'mapStringString',
   thresholdMap: 'mapStringString',
+  boolMap: 'mapStringBool',
 };
 
 /** The --help text: every supported flag with a one-line description and its default. */

@@ -74,9 +74,9 @@ void test('precedence: flag beats file beats default', async () => {
 });
 
 void test('pass-through fields reach the config for /configz', async () => {
-  const env = fakeEnv({ '/c.yaml': `${HEADER}failSwapOn: false\nfeatureGates: {A: true}\n` });
+  const env = fakeEnv({ '/c.yaml': `${HEADER}failSwapOn: false\ncpuManagerPolicy: none\n` });
   const config = await load(['--config', '/c.yaml'], env);
-  assert.deepEqual(config.passThrough, { failSwapOn: false, featureGates: { A: true } });
+  assert.deepEqual(config.passThrough, { failSwapOn: false, cpuManagerPolicy: 'none' });
 });
 
 void test('nodeName: --hostname-override wins, trimmed and lower-cased; must be a DNS-1123 subdomain', async () => {
@@ -162,4 +162,44 @@ void test('image GC settings: upstream defaults, flags, low below high', async (
   assert.deepEqual([c.imageGCHighThresholdPercent, c.imageGCLowThresholdPercent, c.imageMinimumGCAgeMs], [50, 40, 0]);
   await rejects(['--image-gc-high-threshold=50', '--image-gc-low-threshold=50'], fakeEnv(), /imageGCLowThresholdPercent \(50\) must be less than imageGCHighThresholdPercent \(50\)/);
   await rejects(['--image-gc-high-threshold=101'], fakeEnv(), /field "imageGCHighThresholdPercent"/);
+});
+
+void test('container GC flags (flag only, upstream defaults) and imageMaximumGCAge (field only, above the minimum age)', async () => {
+  const d = await load([]);
+  assert.deepEqual([d.minimumGCAgeMs, d.maxPerPodContainerCount, d.maxContainerCount, d.imageMaximumGCAgeMs], [0, 1, -1, 0]);
+  const c = await load(['--minimum-container-ttl-duration=1m', '--maximum-dead-containers-per-container=3', '--maximum-dead-containers', '-1']);
+  assert.deepEqual([c.minimumGCAgeMs, c.maxPerPodContainerCount, c.maxContainerCount], [60_000, 3, -1]);
+  await rejects(['--maximum-dead-containers=x'], fakeEnv(), /--maximum-dead-containers/);
+  await rejects(['--minimum-container-ttl-duration=-1s'], fakeEnv(), /flag --minimum-container-ttl-duration/);
+  await rejects(['--image-maximum-gc-age=1h'], fakeEnv(), /unknown flag: --image-maximum-gc-age/);
+  const files = { '/c.yaml': `${HEADER}imageMaximumGCAge: 1h\n` };
+  assert.equal((await load(['--config', '/c.yaml'], fakeEnv(files))).imageMaximumGCAgeMs, 3_600_000);
+  await rejects(['--config', '/c.yaml', '--minimum-image-ttl-duration=2h'], fakeEnv(files), /imageMaximumGCAge \(1h0m0s\) must be greater than imageMinimumGCAge \(2h0m0s\)/);
+  await rejects(['--config', '/m.yaml'], fakeEnv({ '/m.yaml': `${HEADER}imageMaximumGCAge: 2m\n` }), /imageMaximumGCAge \(2m0s\) must be greater than imageMinimumGCAge \(2m0s\)/);
+  for (const field of ['minimumGCAge', 'maxPerPodContainerCount', 'maxContainerCount']) {
+    await rejects(['--config', '/f.yaml'], fakeEnv({ '/f.yaml': `${HEADER}${field}: 1\n` }), new RegExp(`unknown field "${field}"`));
+  }
+});
+
+void test('qosReserved (--qos-reserved) and featureGates (--feature-gates): typed, validated at start-up as upstream', async () => {
+  const d = await load([]);
+  assert.deepEqual([d.qosReserved, d.featureGates], [{}, {}]);
+  const c = await load(['--feature-gates=QOSReserved=true,SidecarContainers=true', '--qos-reserved=memory=50%']);
+  assert.deepEqual(c.qosReserved, { memory: '50%' });
+  assert.deepEqual(c.featureGates, { QOSReserved: true, SidecarContainers: true });
+  // As upstream, --feature-gates is merged gate by gate over the file's (a flag wins for its gate).
+  const files = { '/c.yaml': `${HEADER}featureGates: {QOSReserved: false, SidecarContainers: true}\nqosReserved: {memory: 10%}\n` };
+  const f = await load(['--config', '/c.yaml', '--feature-gates=QOSReserved=true'], fakeEnv(files));
+  assert.deepEqual([f.featureGates, f.qosReserved], [{ QOSReserved: true, SidecarContainers: true }, { memory: '10%' }]);
+  for (const bad of ['memory=101%', 'memory=50', 'memory=-1%', 'memory=x%', 'cpu=50%']) {
+    await rejects([`--qos-reserved=${bad}`], fakeEnv(), /^invalid configuration: field "qosReserved" \(flag --qos-reserved\): must be a map of memory/);
+  }
+  assert.deepEqual((await load(['--qos-reserved=memory=0%'])).qosReserved, { memory: '0%' });
+  assert.deepEqual((await load(['--qos-reserved=memory=100%'])).qosReserved, { memory: '100%' });
+  await rejects(['--feature-gates=Bogus=true'], fakeEnv(), 'invalid configuration: field "featureGates" (flag --feature-gates): unrecognized feature gate: Bogus');
+  await rejects(['--feature-gates=SidecarContainers=false'], fakeEnv(),
+    'invalid configuration: field "featureGates" (flag --feature-gates): cannot set feature gate SidecarContainers to false, feature is locked to true');
+  await rejects(['--config', '/g.yaml'], fakeEnv({ '/g.yaml': `${HEADER}featureGates: {NotAGate: false}\n` }), /unrecognized feature gate: NotAGate/);
+  await rejects(['--feature-gates=QOSReserved'], fakeEnv(), /invalid argument "QOSReserved" for flag --feature-gates: must be a map of feature gate names to true or false/);
+  await rejects(['--feature-gates=QOSReserved=yes'], fakeEnv(), /flag --feature-gates/);
 });

@@ -55,7 +55,7 @@ async function loadFile(path: string, read: (path: string) => Promise<string>): 
 }
 
 /**
- * Pure merge: defaults <- file <- flags, then derived values: nodeName from
+ * Pure merge: defaults <- file <- flags (feature gates merged gate by gate), then derived values: nodeName from
  * --hostname-override or `hostName` (trimmed, lower-cased, as upstream GetHostname), an empty
  * cgroupRoot with cgroupsPerQOS as '/', bare socket paths as unix:// URLs. Does not validate.
  */
@@ -65,6 +65,8 @@ export function resolveConfig(file: FileConfig | undefined, flags: ConfigValues,
   return {
     ...merged,
     nodeName: (override !== '' ? override : hostName).trim().toLowerCase(),
+    // Upstream kubeletConfigFlagPrecedence: the file's feature gates stay unless a flag sets the same gate.
+    featureGates: { ...file?.values.featureGates, ...flags.featureGates },
     cgroupRoot: merged.cgroupRoot === '' && merged.cgroupsPerQOS ? '/' : merged.cgroupRoot,
     containerRuntimeEndpoint: normalizeEndpoint(merged.containerRuntimeEndpoint),
     imageServiceEndpoint: normalizeEndpoint(merged.imageServiceEndpoint),

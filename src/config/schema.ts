@@ -17,9 +17,11 @@ import {
   parseGoDuration,
 } from './values.ts';
 import { allowlistEntryProblem } from '../lifecycle/sysctl.ts';
+import { qosReservedProblem } from '../cm/qos-reserved.ts';
+import { FEATURE_GATES } from './features.ts';
 
 /** How a source turns raw input into a value; the rule then checks the merged value. */
-export type ValueKind = 'string' | 'bool' | 'int' | 'duration' | 'enum' | 'stringList' | 'labels' | 'taints' | 'map' | 'thresholdMap';
+export type ValueKind = 'string' | 'bool' | 'int' | 'duration' | 'enum' | 'stringList' | 'labels' | 'taints' | 'map' | 'thresholdMap' | 'boolMap';
 
 /** A constraint on a merged value, with the phrase used in every message about it. */
 export interface Rule {
@@ -235,6 +237,22 @@ export const SETTINGS: { readonly [K in SettingKey]: Setting } = {
     kind: 'map', field: 'systemReserved', flag: 'system-reserved', rule: reservedList,
     help: 'Resources reserved for non-Kubernetes system daemons, e.g. cpu=200m,memory=500Mi: taken out of node allocatable.',
   },
+  qosReserved: {
+    kind: 'map', field: 'qosReserved', flag: 'qos-reserved',
+    rule: {
+      expect: 'a map of memory (the only resource that can be reserved) to a percentage between 0% and 100% such as "50%"',
+      test: (v) => isStringMap(v) && qosReservedProblem(v) === null,
+    },
+    help: 'Percentage of the pods\' memory requests reserved from lower QoS classes, e.g. memory=50% (needs the QOSReserved feature gate).',
+  },
+  featureGates: {
+    kind: 'boolMap', field: 'featureGates', flag: 'feature-gates',
+    rule: {
+      expect: 'a map of feature gate names to true or false',
+      test: (v) => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((b) => typeof b === 'boolean'),
+    },
+    help: `Feature gates to turn on or off (A=true,B=false); an unrecognized gate stops start-up. Options are: ${Object.entries(FEATURE_GATES).map(([name, f]) => `${name}=true|false (${f.preRelease} - default=${f.default})`).join(', ')}.`,
+  },
   enforceNodeAllocatable: {
     kind: 'stringList', field: 'enforceNodeAllocatable', flag: 'enforce-node-allocatable',
     rule: {
@@ -290,6 +308,22 @@ export const SETTINGS: { readonly [K in SettingKey]: Setting } = {
   imageMinimumGCAgeMs: {
     kind: 'duration', field: 'imageMinimumGCAge', flag: 'minimum-image-ttl-duration', rule: nonNegativeDuration,
     help: 'Minimum age of an unused image before it is garbage collected.',
+  },
+  imageMaximumGCAgeMs: {
+    kind: 'duration', field: 'imageMaximumGCAge', rule: nonNegativeDuration,
+    help: 'Unused images not used for this long are garbage collected whatever the disk usage; 0 disables it.',
+  },
+  minimumGCAgeMs: {
+    kind: 'duration', flag: 'minimum-container-ttl-duration', rule: nonNegativeDuration,
+    help: 'Minimum age of a finished container before it is garbage collected (deprecated upstream).',
+  },
+  maxPerPodContainerCount: {
+    kind: 'int', flag: 'maximum-dead-containers-per-container', rule: intIn(-INT32_MAX - 1, INT32_MAX, 'an integer'),
+    help: 'Maximum number of old instances to keep per container; negative: no limit (deprecated upstream).',
+  },
+  maxContainerCount: {
+    kind: 'int', flag: 'maximum-dead-containers', rule: intIn(-INT32_MAX - 1, INT32_MAX, 'an integer'),
+    help: 'Maximum number of old container instances to keep on the node in total; negative: no limit (deprecated upstream).',
   },
   clusterDNS: {
     kind: 'stringList', field: 'clusterDNS', flag: 'cluster-dns',
@@ -386,6 +420,7 @@ const KIND_EXPECT: Readonly<Record<ValueKind, string>> = {
   taints: 'taints key=value:Effect with Effect NoSchedule, PreferNoSchedule or NoExecute',
   map: 'a mapping of strings',
   thresholdMap: 'a mapping of strings',
+  boolMap: 'a mapping of names to booleans',
 };
 
 /** The phrase completing "must be ..." for a setting, used in type and rule errors alike. */

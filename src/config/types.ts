@@ -84,6 +84,13 @@ export interface KubeletConfig {
   readonly kubeReserved: Readonly<Record<string, string>>;
   /** Resources reserved for the OS's daemons, as kubeReserved. */
   readonly systemReserved: Readonly<Record<string, string>>;
+  /**
+   * Percentage of the higher QoS classes' requests kept from the lower ones' cgroups: resource
+   * (only memory) -> 'N%' (0-100). Acted on only with the QOSReserved feature gate.
+   */
+  readonly qosReserved: Readonly<Record<string, string>>;
+  /** Feature gate name -> enabled; gates left out take their defaults (features.ts). */
+  readonly featureGates: Readonly<Record<string, boolean>>;
   /** Where node allocatable is enforced: ['pods'] (the kubepods cgroup limits) or ['none']. */
   readonly enforceNodeAllocatable: readonly string[];
   /** Hard eviction thresholds: signal (memory.available, nodefs.available, ...) -> quantity or percentage. */
@@ -106,6 +113,17 @@ export interface KubeletConfig {
   readonly imageGCLowThresholdPercent: number;
   /** An unused image is not garbage collected before this long after the kubelet first saw it. */
   readonly imageMinimumGCAgeMs: number;
+  /**
+   * An unused image not used for this long is garbage collected whatever the disk usage
+   * (upstream imageMaximumGCAge); 0 disables it. Must exceed imageMinimumGCAgeMs when set.
+   */
+  readonly imageMaximumGCAgeMs: number;
+  /** Flag only (--minimum-container-ttl-duration): a dead container is not garbage collected before this age. */
+  readonly minimumGCAgeMs: number;
+  /** Flag only (--maximum-dead-containers-per-container): dead instances kept per pod and container name; < 0 = no limit. */
+  readonly maxPerPodContainerCount: number;
+  /** Flag only (--maximum-dead-containers): dead containers kept on the node in total; < 0 = no limit. */
+  readonly maxContainerCount: number;
   readonly clusterDNS: readonly string[];
   readonly clusterDomain: string;
   /** Resolver file for pods with DNSPolicy Default/ClusterFirst; '' = none. */
@@ -184,6 +202,8 @@ export const KUBELET_DEFAULTS: Readonly<Pick<KubeletConfig, SettingKey>> = Objec
   podPidsLimit: -1,
   kubeReserved: Object.freeze({}),
   systemReserved: Object.freeze({}),
+  qosReserved: Object.freeze({}),
+  featureGates: Object.freeze({}),
   enforceNodeAllocatable: Object.freeze(['pods']),
   // Upstream DefaultEvictionHard (Linux).
   evictionHard: Object.freeze({ 'memory.available': '100Mi', 'nodefs.available': '10%', 'nodefs.inodesFree': '5%', 'imagefs.available': '15%' }),
@@ -196,6 +216,11 @@ export const KUBELET_DEFAULTS: Readonly<Pick<KubeletConfig, SettingKey>> = Objec
   imageGCHighThresholdPercent: 85,
   imageGCLowThresholdPercent: 80,
   imageMinimumGCAgeMs: 2 * 60_000,
+  imageMaximumGCAgeMs: 0,
+  // Upstream's (deprecated) container GC flag defaults.
+  minimumGCAgeMs: 0,
+  maxPerPodContainerCount: 1,
+  maxContainerCount: -1,
   clusterDNS: Object.freeze([]),
   clusterDomain: '',
   resolvConf: '/etc/resolv.conf',

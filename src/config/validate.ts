@@ -4,8 +4,9 @@ import { invalidInput } from '../common/errors.ts';
 import { SETTINGS, SETTING_KEYS, expectOf, shown } from './schema.ts';
 import type { Setting } from './schema.ts';
 import type { KubeletConfig } from './types.ts';
-import { isDns1123Subdomain } from './values.ts';
+import { formatGoDuration, isDns1123Subdomain } from './values.ts';
 import { thresholdConfigProblem } from '../eviction/thresholds.ts';
+import { featureGateProblems } from './features.ts';
 
 /** The problems of a merged configuration, one message each; [] when valid. Pure. */
 export function configProblems(config: KubeletConfig): string[] {
@@ -20,6 +21,13 @@ export function configProblems(config: KubeletConfig): string[] {
   // Cross-field, as upstream's validation.
   if (config.imageGCLowThresholdPercent >= config.imageGCHighThresholdPercent) {
     problems.push(`imageGCLowThresholdPercent (${config.imageGCLowThresholdPercent}) must be less than imageGCHighThresholdPercent (${config.imageGCHighThresholdPercent})`);
+  }
+  if (config.imageMaximumGCAgeMs > 0 && config.imageMaximumGCAgeMs <= config.imageMinimumGCAgeMs) {
+    problems.push(`imageMaximumGCAge (${formatGoDuration(config.imageMaximumGCAgeMs)}) must be greater than imageMinimumGCAge (${formatGoDuration(config.imageMinimumGCAgeMs)})`);
+  }
+  // Upstream featureGate.SetFromMap at start-up: unknown gates and locked ones set otherwise.
+  if (SETTINGS.featureGates.rule?.test(config.featureGates)) {
+    for (const p of featureGateProblems(config.featureGates)) problems.push(`${describe(SETTINGS.featureGates)}: ${p}`);
   }
   // Every soft threshold needs its grace period (upstream ParseThresholdConfig).
   if (problems.length === 0) {
