@@ -184,6 +184,8 @@ async function main(): Promise<number> {
     if (!config.staticPodPath && !cluster) logger.warn('no pod source: neither --pod-manifest-path (staticPodPath) nor --kubeconfig is configured');
     tasks.push(podConfig.run(stop.signal));
     logger.info({ nodeName: config.nodeName, staticPodPath: config.staticPodPath, runtime: config.containerRuntimeEndpoint }, 'tskubelet started');
+    const notActedOn = Object.keys(config.passThrough).filter((f) => f !== 'logging');
+    if (notActedOn.length > 0) logger.warn({ fields: notActedOn }, 'KubeletConfiguration fields accepted (they are upstream\'s) but not acted upon by tskubelet');
     await Promise.all(tasks);
     return 0;
   } catch (err) {
