@@ -11,6 +11,7 @@
 // manager calls deleteAllUnusedContainers under disk pressure (the same GC, nothing kept).
 import { unlink } from 'node:fs/promises';
 import type { Clock } from '../common/clock.ts';
+import { runEvery } from '../common/periodic.ts';
 import { errorMessage, isAbort, isNotFound } from '../common/errors.ts';
 import type { RuntimeService } from '../cri/client.ts';
 import { LABEL_CONTAINER_NAME, LABEL_MANAGED_BY, LABEL_POD_NAME, LABEL_POD_NAMESPACE, LABEL_POD_UID } from '../kuberuntime/labels.ts';
@@ -147,21 +148,8 @@ export class ContainerGC {
   }
 
   /** Runs GC now and every CONTAINER_GC_PERIOD_MS until the signal aborts; failures are logged. */
-  async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        await this.garbageCollect(signal);
-      } catch (err) {
-        if (isAbort(err) && signal.aborted) return;
-        this.log.warn({ err: errorMessage(err) }, 'Container garbage collection failed');
-      }
-      try {
-        await this.deps.clock.sleep(CONTAINER_GC_PERIOD_MS, signal);
-      } catch (err) {
-        if (isAbort(err) && signal.aborted) return;
-        throw err;
-      }
-    }
+  run(signal: AbortSignal): Promise<void> {
+    return runEvery(this.deps.clock, CONTAINER_GC_PERIOD_MS, signal, (s) => this.garbageCollect(s), (err) => this.log.warn({ err: errorMessage(err) }, 'Container garbage collection failed'));
   }
 
   /**

@@ -7,6 +7,7 @@
 // and once the kubelet has run that long: upstream freeOldImages). The eviction manager calls
 // deleteUnusedImages under disk pressure (every unused image old enough).
 import type { Clock } from '../common/clock.ts';
+import { runEvery } from '../common/periodic.ts';
 import { errorMessage, isAbort, isNotFound } from '../common/errors.ts';
 import type { ImageService, RuntimeService } from '../cri/client.ts';
 import type { Image } from '../cri/types.ts';
@@ -111,21 +112,8 @@ export class ImageGCManager {
   }
 
   /** Runs GC now and every IMAGE_GC_PERIOD_MS until the signal aborts; failures are logged. */
-  async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        await this.garbageCollect(signal);
-      } catch (err) {
-        if (isAbort(err) && signal.aborted) return;
-        this.log.warn({ err: errorMessage(err) }, 'Image garbage collection failed');
-      }
-      try {
-        await this.deps.clock.sleep(IMAGE_GC_PERIOD_MS, signal);
-      } catch (err) {
-        if (isAbort(err) && signal.aborted) return;
-        throw err;
-      }
-    }
+  run(signal: AbortSignal): Promise<void> {
+    return runEvery(this.deps.clock, IMAGE_GC_PERIOD_MS, signal, (s) => this.garbageCollect(s), (err) => this.log.warn({ err: errorMessage(err) }, 'Image garbage collection failed'));
   }
 
   /**

@@ -21,6 +21,7 @@ import { basename, dirname, isAbsolute, join, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { Clock } from '../common/clock.ts';
+import { runEvery } from '../common/periodic.ts';
 import { errorMessage, invalidInput, isAbort, notFound, transient } from '../common/errors.ts';
 import type { RuntimeService } from '../cri/client.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -158,18 +159,7 @@ export class ContainerLogManager implements LogRotator {
 
   async run(signal: AbortSignal): Promise<void> {
     if (this.deps.maxSizeBytes < 0) return;
-    while (!signal.aborted) {
-      try {
-        await this.rotateOnce(signal);
-      } catch (err) {
-        if (!signal.aborted) this.log.warn({ err: errorMessage(err) }, 'failed to rotate container logs');
-      }
-      try {
-        await this.deps.clock.sleep(this.intervalMs, signal);
-      } catch {
-        return;
-      }
-    }
+    await runEvery(this.deps.clock, this.intervalMs, signal, (s) => this.rotateOnce(s), (err) => this.log.warn({ err: errorMessage(err) }, 'failed to rotate container logs'));
   }
 
   rotateOnce(signal: AbortSignal): Promise<void> {
