@@ -26,6 +26,7 @@ import { hasDedicatedImageFs } from './eviction/disk-info.ts';
 import { readMachineInfo } from './node/machine.ts';
 import { ImageGCManager } from './gc/image-gc.ts';
 import { ContainerGC } from './gc/container-gc.ts';
+import { watchRuntimeEvents } from './pleg/runtime-events.ts';
 import { readFsInfo } from './stats/procfs.ts';
 
 async function main(): Promise<number> {
@@ -116,7 +117,7 @@ async function main(): Promise<number> {
     });
     const eviction = new EvictionManager({
       config,
-      summary: (signal) => stats.summaryMs(signal, true),
+      summary: (signal, { runtimeStats }) => stats.summaryMs(signal, { full: true, runtimeStats }),
       pods: { activePods: () => kubelet.activePods(), evictPod: (pod, opts, signal) => kubelet.evictPod(pod, opts, signal), podCleanedUp: (uid) => kubelet.podCleanedUp(uid) },
       dedicatedImageFs: (signal) => hasDedicatedImageFs(cri, config.rootDir, signal),
       reclaimer: {
@@ -175,6 +176,7 @@ async function main(): Promise<number> {
     }
     await containerManager.start();
     const tasks = [kubelet.pleg.run(stop.signal), containerManager.run(stop.signal), eviction.run(stop.signal), imageGC.run(stop.signal), containerGC.run(stop.signal)];
+    tasks.push(watchRuntimeEvents({ endpoint: config.containerRuntimeEndpoint, clock: realClock, logger, onTaskEvent: () => kubelet.pleg.relistSoon(stop.signal) }, stop.signal));
     const logMaxSize = parseQuantity(config.containerLogMaxSize);
     if (logMaxSize > 0) {
       const rotation = new ContainerLogManager({ runtime: cri, clock: realClock, logger, maxSizeBytes: logMaxSize, maxFiles: config.containerLogMaxFiles, podLogsDir: config.podLogsDir });

@@ -89,7 +89,7 @@ type UnaryMethod = (req: unknown, meta: grpc.Metadata, opts: grpc.CallOptions, c
 
 const LOADER_OPTIONS: protoLoader.Options = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true };
 
-function grpcTarget(endpoint: string): string {
+export function grpcTarget(endpoint: string): string {
   if (endpoint.startsWith('unix://')) return `unix://${endpoint.slice('unix://'.length)}`;
   if (endpoint.startsWith('/')) return `unix://${endpoint}`;
   throw invalidInput(`container runtime endpoint must be a unix socket (unix:///path), got "${endpoint}"`);

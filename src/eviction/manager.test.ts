@@ -33,11 +33,20 @@ class Fixture {
   events: string[] = [];
   reclaimed: string[] = [];
   conditionChanges: string[][] = [];
+  /** runtimeStats of each summary call. */
+  summaryCalls: boolean[] = [];
+  /** A pod's writable-layer usage, in the summary only with runtimeStats (as the provider's). */
+  rootfs = new Map<string, number>();
   manager: EvictionManager;
   constructor(c: Partial<EvictionConfig> = {}, reclaimer?: NodeReclaimer) {
     this.manager = new EvictionManager({
       config: config(c),
-      summary: () => Promise.resolve(this.summary()),
+      summary: (_signal, { runtimeStats }) => {
+        this.summaryCalls.push(runtimeStats);
+        const s = this.summary();
+        if (runtimeStats) for (const p of s.pods) p.containers[0]!.rootfs = { time: 0, usedBytes: this.rootfs.get(p.podRef.name) ?? 0 };
+        return Promise.resolve(s);
+      },
       pods: {
         activePods: () => this.active,
         evictPod: (p, opts) => {
@@ -179,4 +188,43 @@ test('local storage: a pod over its emptyDir sizeLimit is evicted whatever the n
   assert.equal(evicted.length, 1);
   assert.equal(f.evicted[0]!.opts.message, 'Usage of EmptyDir volume "scratch" exceeds the limit "1Mi". ');
   assert.equal(f.evicted[0]!.opts.condition, undefined);
+});
+
+test('runtime stats: never for an idle node; for an ephemeral-storage limit; for disk pressure, read again the round it shows', async () => {
+  const f = new Fixture();
+  const signal = new AbortController().signal;
+  f.active = [pod('a'), pod('b', undefined, { volumes: [{ name: 'v', emptyDir: { sizeLimit: '1Mi' as unknown as never } }] })];
+  await f.manager.synchronize(signal);
+  f.clock.advance(10_000);
+  await f.manager.synchronize(signal);
+  assert.deepEqual(f.summaryCalls, [false, false], 'no ephemeral-storage limit, no disk pressure: the shims are left alone');
+
+  f.summaryCalls = [];
+  const limited = pod('limited', undefined, { containers: [{ name: 'c', image: 'i', resources: { limits: { 'ephemeral-storage': '100' } } }] });
+  f.active = [pod('a'), limited];
+  f.rootfs.set('limited', 101);
+  f.clock.advance(10_000);
+  assert.deepEqual((await f.manager.synchronize(signal)).map((p) => p.metadata?.name), ['limited'], 'the writable layer is there: over its limit');
+  assert.deepEqual(f.summaryCalls, [true]);
+  assert.equal(f.evicted[0]!.opts.message, 'Container c exceeded its local ephemeral storage limit "100". ');
+
+  // Disk pressure: the pod writing most to its writable layer goes first, so the stats must have them.
+  f.summaryCalls = [];
+  f.active = [pod('small'), pod('big'), pod('mid')];
+  f.rootfs.set('small', 1).set('big', 300).set('mid', 20);
+  f.fsAvailable = 50;
+  f.clock.advance(10_000);
+  assert.deepEqual((await f.manager.synchronize(signal)).map((p) => p.metadata?.name), ['big']);
+  assert.deepEqual(f.summaryCalls, [false, true], 'read without, nodefs below its threshold: read again with them');
+  f.summaryCalls = [];
+  f.clock.advance(10_000);
+  await f.manager.synchronize(signal);
+  assert.deepEqual(f.summaryCalls, [true], 'still under pressure: with them at once');
+  f.summaryCalls = [];
+  f.fsAvailable = 500;
+  f.clock.advance(10_000);
+  await f.manager.synchronize(signal);
+  f.clock.advance(10_000);
+  await f.manager.synchronize(signal);
+  assert.deepEqual(f.summaryCalls, [true, false], 'pressure gone: one more round with them (decided on the last observations), then without');
 });

@@ -5,7 +5,9 @@
 // waits (at most 30 s) for it to be cleaned up before looking again. Pods over their local storage
 // limits (emptyDir sizeLimit, ephemeral-storage limits) are evicted whatever the node's state.
 // It also admits pods: under pressure it rejects BestEffort pods (memory) or every pod (disk, pid).
-// The decisions are the pure functions of thresholds.ts and ranking.ts.
+// The decisions are the pure functions of thresholds.ts and ranking.ts; stats-needs.ts decides
+// when the summary must carry the runtime's CRI stats (containers' writable layers), which wake
+// every pod's shim: only with an ephemeral-storage limit or a disk signal at its threshold.
 import type { Clock } from '../common/clock.ts';
 import { errorMessage, isAbort } from '../common/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
@@ -26,6 +28,7 @@ import {
   statsByUID,
   type PodStatsOf,
 } from './ranking.ts';
+import { needsRuntimeStats, type EvictionSummaryOptions } from './stats-needs.ts';
 import {
   SIGNAL_RESOURCE,
   isHardEvictionThreshold,
@@ -100,8 +103,12 @@ export interface NodeReclaimer {
 
 export interface EvictionManagerDeps {
   config: EvictionConfig;
-  /** The full stats summary (node memory and filesystems, pods' memory, disk and volumes). */
-  summary: (signal: AbortSignal) => Promise<SummaryMs>;
+  /**
+   * The full stats summary (node memory and filesystems, pods' memory, processes and volumes;
+   * with `runtimeStats`, also the containers' writable layers and logs). Rejects when the stats
+   * cannot be read.
+   */
+  summary: (signal: AbortSignal, options: EvictionSummaryOptions) => Promise<SummaryMs>;
   pods: EvictablePods;
   /** Whether the runtime's images are on a filesystem other than the kubelet root dir's. */
   dedicatedImageFs: (signal: AbortSignal) => Promise<boolean>;
@@ -208,8 +215,15 @@ export class EvictionManager {
       this.log.info({ dedicatedImageFs: this.dedicatedImageFs }, 'Eviction manager: filesystem detection');
     }
     const activePods = this.deps.pods.activePods();
-    const summary = await this.deps.summary(signal);
-    const observations = makeSignalObservations(summary);
+    // The runtime's stats (writable layers) only when a decision reads them: decided on the last
+    // round's observations, and again on this round's when the summary was read without them.
+    const runtimeStats = needsRuntimeStats(activePods, this.thresholds, this.lastObservations);
+    let summary = await this.deps.summary(signal, { runtimeStats });
+    let observations = makeSignalObservations(summary);
+    if (!runtimeStats && needsRuntimeStats(activePods, this.thresholds, observations)) {
+      summary = await this.deps.summary(signal, { runtimeStats: true });
+      observations = makeSignalObservations(summary);
+    }
     const stats = statsByUID(summary.pods);
 
     let thresholds = thresholdsMet(this.thresholds, observations, false);
@@ -288,7 +302,8 @@ export class EvictionManager {
         this.log.info({ what, err: errorMessage(err) }, 'Eviction manager: unexpected error when attempting to reduce resource pressure');
       }
     }
-    const observations = makeSignalObservations(await this.deps.summary(signal));
+    // only the node's observations are read: no pod's writable layer is needed
+    const observations = makeSignalObservations(await this.deps.summary(signal, { runtimeStats: false }));
     return thresholdsMet(this.thresholds, observations, true).length === 0;
   }
 

@@ -1,7 +1,8 @@
 // PLEG, the pod lifecycle event generator (upstream pkg/kubelet/pleg/generic.go): relists the
 // runtime's sandboxes and containers every relist period (1 s, as upstream) and tells the pod
 // workers which pods changed. It reads two list calls per relist, whatever the number of pods;
-// the workers read the details of the pods that changed.
+// the workers read the details of the pods that changed. Runtime events (runtime-events.ts)
+// bring a relist forward, so an exit is seen in tens of milliseconds rather than up to 1 s.
 import type { RuntimeService } from '../cri/client.ts';
 import type { Clock } from '../common/clock.ts';
 import { errorMessage, isAbort } from '../common/errors.ts';
@@ -11,6 +12,12 @@ import { LABEL_MANAGED_BY, LABEL_POD_UID } from '../kuberuntime/labels.ts';
 /** Upstream relists every second; a relist older than 3 minutes makes the PLEG unhealthy. */
 export const RELIST_PERIOD_MS = 1_000;
 export const RELIST_THRESHOLD_MS = 3 * 60_000;
+/**
+ * After a runtime event (relistSoon), ms: relists this long after it. containerd publishes a
+ * task's exit before its CRI plugin has recorded it (the plugin deletes the task first, tens of
+ * ms), so the first relist waits a little and a second one catches a slow record.
+ */
+export const EVENT_RELIST_DELAYS_MS = [50, 300] as const;
 
 export interface PlegDeps {
   runtime: RuntimeService;
@@ -43,6 +50,12 @@ export class GenericPleg {
   private lastRelistMs = 0;
   private lastRelistStartMs = 0;
   private counts: RuntimeCounts = { runningPods: 0, containersByState: {} };
+  /** Ends the loop's current sleep early (relistSoon). */
+  private wake: AbortController | null = null;
+  /** A wake came while a relist ran: the loop relists again without sleeping. */
+  private wakePending = false;
+  /** Event relists already scheduled, by delay: a burst of events schedules each delay once. */
+  private readonly scheduled = new Set<number>();
 
   constructor(deps: PlegDeps) {
     this.deps = deps;
@@ -60,21 +73,48 @@ export class GenericPleg {
     return this.counts;
   }
 
-  /** Relists until the signal aborts. Never rejects except on abort. */
+  /**
+   * Relists every period until the signal aborts, and sooner when relistSoon is called. Never
+   * rejects except on abort.
+   */
   async run(signal: AbortSignal): Promise<void> {
     const period = this.deps.relistPeriodMs ?? RELIST_PERIOD_MS;
     while (!signal.aborted) {
+      this.wakePending = false;
       try {
         await this.relist(signal);
       } catch (err) {
         if (isAbort(err) && signal.aborted) return;
         this.deps.logger.warn({ component: 'pleg', err: errorMessage(err) }, 'relist failed');
       }
+      if (this.wakePending) continue;
+      this.wake = new AbortController();
       try {
-        await this.deps.clock.sleep(period, signal);
+        await this.deps.clock.sleep(period, AbortSignal.any([signal, this.wake.signal]));
       } catch {
-        return;
+        if (signal.aborted) return;
+      } finally {
+        this.wake = null;
       }
+    }
+  }
+
+  /**
+   * A runtime event says a container changed: the running loop relists EVENT_RELIST_DELAYS_MS
+   * after it (each delay scheduled once while pending). Returns at once.
+   */
+  relistSoon(signal: AbortSignal): void {
+    for (const delay of EVENT_RELIST_DELAYS_MS) {
+      if (this.scheduled.has(delay)) continue;
+      this.scheduled.add(delay);
+      void this.deps.clock.sleep(delay, signal).then(
+        () => {
+          this.scheduled.delete(delay);
+          this.wakePending = true;
+          this.wake?.abort();
+        },
+        () => this.scheduled.delete(delay),
+      );
     }
   }
 

@@ -3,7 +3,10 @@
 // host's cgroups (v1 or v2, cgroupfs layout under <cgroupRoot>/kubepods) and /proc, and the
 // filesystems, then hands plain data to the pure builders (summary.ts, resource-metrics.ts,
 // cadvisor-metrics.ts). Nothing runs in the background: each call reads what it needs; volume
-// disk usage is cached for VOLUME_STATS_PERIOD_MS, as upstream's volume stats are.
+// disk usage is cached for VOLUME_STATS_PERIOD_MS, as upstream's volume stats are. CRI stats
+// calls wake every pod's shim (containerd 1.6 asks each task for its cgroup metrics and pids), so
+// a caller that needs no writable-layer usage (the eviction manager, most of the time) passes
+// runtimeStats false and gets CPU, memory and processes from the cgroups in-process instead.
 import { readdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Clock } from '../common/clock.ts';
@@ -15,7 +18,7 @@ import { podLogDirectory } from '../logs/paths.ts';
 import { readMachineInfo, type MachineInfo } from '../node/machine.ts';
 import type { Logger } from '../observability/logger.ts';
 import { cadvisorMetricsText, type CadvisorContainer, type CadvisorFilesystem } from './cadvisor-metrics.ts';
-import { CGROUP_MOUNT, childCgroups, cgroupPids, detectCgroupLayout, readCgroup, type CgroupLayout, type CgroupSample } from './cgroup.ts';
+import { CGROUP_MOUNT, childCgroups, cgroupPids, cgroupProcessCount, detectCgroupLayout, readCgroup, type CgroupLayout, type CgroupSample } from './cgroup.ts';
 import { CpuRateCache } from './cpu-rate.ts';
 import {
   TMPFS_MAGIC,
@@ -60,12 +63,34 @@ export interface StatsProviderDeps {
   procRoot?: string;
 }
 
+/** What a summaryMs call reads. */
+export interface SummaryOptions {
+  /**
+   * true (default): the whole summary (node filesystems, system containers, rlimit, pods'
+   * volumes, ephemeral storage, network, processes, containers' logs and writable layers);
+   * false: CPU and memory only, as upstream's GetCPUAndMemoryStats (/metrics/resource).
+   */
+  full?: boolean;
+  /**
+   * true (default): the pods' and containers' stats come from CRI ListPodSandboxStats (or
+   * ListContainerStats), which makes containerd ask every pod's shim for its tasks' metrics.
+   * false: no CRI stats call at all; CPU and memory come from the pod and container cgroups,
+   * the process count from the pod cgroup's cgroup.procs (upstream's cAdvisor sources), and the
+   * containers have no `rootfs` (writable layer) nor `logs`, so a pod's ephemeral-storage counts
+   * its volumes only. For the eviction manager when it needs no container disk usage.
+   */
+  runtimeStats?: boolean;
+}
+
 /** The stats the kubelet serves. */
 export interface StatsProvider {
   /** /stats/summary. Rejects when the runtime cannot be listed (the server answers 500). */
   summary(signal?: AbortSignal): Promise<Summary>;
-  /** The summary with millisecond times (for callers inside the kubelet, e.g. eviction). */
-  summaryMs(signal?: AbortSignal, full?: boolean): Promise<SummaryMs>;
+  /**
+   * The summary with millisecond times (for callers inside the kubelet, e.g. eviction). Rejects
+   * when the runtime cannot be listed (ListPodSandbox, ListContainers; ImageFsInfo when full).
+   */
+  summaryMs(signal?: AbortSignal, options?: SummaryOptions): Promise<SummaryMs>;
   /** /metrics/resource. Never rejects (except on abort): a failure is resource_scrape_error 1. */
   resourceMetrics(signal?: AbortSignal): Promise<string>;
   /** /metrics/cadvisor. Never rejects (except on abort): a runtime failure is container_scrape_error 1. */
@@ -98,13 +123,15 @@ export class CriStatsProvider implements StatsProvider {
   }
 
   async summary(signal?: AbortSignal): Promise<Summary> {
-    return toApiSummary(await this.summaryMs(signal, true));
+    return toApiSummary(await this.summaryMs(signal, { full: true, runtimeStats: true }));
   }
 
-  async summaryMs(signal?: AbortSignal, full = true): Promise<SummaryMs> {
+  async summaryMs(signal?: AbortSignal, options: SummaryOptions = {}): Promise<SummaryMs> {
+    const full = options.full ?? true;
+    const runtimeStats = options.runtimeStats ?? true;
     const layout = await this.cgroupLayout();
     const [runtime, host] = await Promise.all([this.readRuntime(signal), this.readHost(layout)]);
-    const sandboxStats = await this.readPodSandboxStats(signal);
+    const sandboxStats = runtimeStats ? await this.readPodSandboxStats(signal) : { bySandbox: new Map<string, PodSandboxStats>(), containers: [] };
     let podIndex = full ? await this.podCgroups(layout) : null;
     const podCgroupOf = async (uid: string): Promise<string | undefined> => (podIndex ??= await this.podCgroups(layout)).get(uid);
     const hostInputs = full ? await this.readHostFull(layout, host, signal) : this.hostBasics(host);
@@ -129,6 +156,12 @@ export class CriStatsProvider implements StatsProvider {
       for (const c of runtime.containers.filter((x) => x.pod_sandbox_id === sandbox.id)) {
         const cs = containerStats.get(c.id);
         const input: ContainerInputs = { container: c, stats: cs };
+        if (!runtimeStats) {
+          // the container's cgroup (cgroupfs driver: <pod cgroup>/<container ID>); an exited
+          // container's is gone (runc removes it), as the runtime then reports no CPU or memory
+          const podCgroup = c.state === 'CONTAINER_RUNNING' ? await podCgroupOf(uid) : undefined;
+          input.cgroup = podCgroup ? await readCgroup(layout, `${podCgroup}/${c.id}`, this.deps.clock.now()) : null;
+        }
         if (full && cs) {
           const mp = cs.writable_layer?.fs_id?.mountpoint;
           input.rootFsInfo = mp ? await fsOf(mp) : null;
@@ -148,6 +181,7 @@ export class CriStatsProvider implements StatsProvider {
         pod.volumes = await this.podVolumes(uid, host.nowMs, signal);
         const podCgroup = await podCgroupOf(uid);
         if (podCgroup) pod.interfaces = await this.netnsInterfaces(layout, `${podCgroup}/${sandbox.id}`);
+        if (podCgroup && !stats?.linux?.process?.process_count) pod.processCount = await cgroupProcessCount(layout, podCgroup);
       }
       pods.push(pod);
     }
@@ -159,7 +193,7 @@ export class CriStatsProvider implements StatsProvider {
   async resourceMetrics(signal?: AbortSignal): Promise<string> {
     let summary: SummaryMs | null = null;
     try {
-      summary = await this.summaryMs(signal, false);
+      summary = await this.summaryMs(signal, { full: false, runtimeStats: true });
     } catch (err) {
       if (isAbort(err) && signal?.aborted) throw err;
       this.deps.logger.error({ component: 'stats', err: errorMessage(err) }, 'Error getting summary for resourceMetric prometheus endpoint');

@@ -52,6 +52,13 @@ export interface ContainerInputs {
   logs?: DiskUsage | null;
   /** statfs of the writable layer's filesystem (CRI fs_id.mountpoint). */
   rootFsInfo?: FsInfo | null;
+  /**
+   * The container's cgroup (<pod cgroup>/<container ID>), read when the runtime's stats were not
+   * asked for: CPU and memory come from it then, under the same rate key as the runtime's; null
+   * when it is gone (an exited container). A container with neither `stats` nor `cgroup` read
+   * (undefined) is left out, as upstream lists the containers the runtime has stats for.
+   */
+  cgroup?: CgroupSample | null;
 }
 
 export interface VolumeInputs {
@@ -74,6 +81,8 @@ export interface PodInputs {
    * then (upstream's cAdvisor source), under the same rate key as the runtime's.
    */
   cgroup?: CgroupSample | null;
+  /** Processes in the pod cgroup and below, when the runtime gave no process count. */
+  processCount?: number;
   /** The pod's network namespace interfaces (/proc/<pid>/net/dev of a process of the pod), when read. */
   interfaces?: InterfaceCounters[];
   volumes: VolumeInputs[];
@@ -187,9 +196,12 @@ function containerStats(c: ContainerInputs, logsFs: FsInfo | null, nowMs: number
     name: c.container.metadata?.name ?? '',
     startTime: nsToMs(c.container.created_at),
   };
-  const cpu = criCpu(`container:${c.container.id}`, s?.cpu ?? null, nowMs, rate);
+  const key = `container:${c.container.id}`;
+  const cg = c.cgroup;
+  // one rate key whatever the source: both are the container cgroup's cumulative usage
+  const cpu = criCpu(key, s?.cpu ?? null, nowMs, rate) ?? (cg ? cgroupCpu(key, cg, rate) : undefined);
   if (cpu) out.cpu = cpu;
-  const memory = criMemory(s?.memory ?? null, nowMs);
+  const memory = criMemory(s?.memory ?? null, nowMs) ?? (cg ? cgroupMemory(cg.memory, cg.timeMs, cg.spec.memoryLimitBytes) : undefined);
   if (memory) out.memory = memory;
   if (s?.swap) {
     out.swap = compact({ time: criTime(s.swap.timestamp, nowMs), swapAvailableBytes: val(s.swap.swap_available_bytes), swapUsageBytes: val(s.swap.swap_usage_bytes) });
@@ -255,7 +267,7 @@ function podStats(p: PodInputs, nowMs: number, rate: RateFn, full: boolean): Pod
   const meta = p.sandbox.metadata;
   const uid = meta?.uid ?? '';
   const containers = latestContainers(p.containers)
-    .filter((c) => c.stats) // upstream lists the containers the runtime has stats for
+    .filter((c) => c.stats || c.cgroup !== undefined) // upstream lists the containers the runtime has stats for
     .map((c) => containerStats(c, p.logsFs, nowMs, rate));
   const out: PodStats<number> = {
     podRef: { name: meta?.name ?? '', namespace: meta?.namespace ?? '', uid },
@@ -274,7 +286,7 @@ function podStats(p: PodInputs, nowMs: number, rate: RateFn, full: boolean): Pod
   if (network) out.network = network;
   if (p.volumes.length > 0) out.volume = p.volumes.map(volumeStats);
   out['ephemeral-storage'] = ephemeralStorage(containers, p.volumes, p.logsFs, nowMs);
-  const procs = val(linux?.process?.process_count);
+  const procs = val(linux?.process?.process_count) ?? p.processCount;
   if (procs !== undefined) out.process_stats = { process_count: procs };
   return out;
 }
