@@ -176,7 +176,7 @@ async function main(): Promise<number> {
     }
     await containerManager.start();
     const tasks = [kubelet.pleg.run(stop.signal), containerManager.run(stop.signal), eviction.run(stop.signal), imageGC.run(stop.signal), containerGC.run(stop.signal)];
-    tasks.push(watchRuntimeEvents({ endpoint: config.containerRuntimeEndpoint, clock: realClock, logger, onTaskEvent: () => kubelet.pleg.relistSoon(stop.signal) }, stop.signal));
+    tasks.push(watchRuntimeEvents({ endpoint: config.containerRuntimeEndpoint, clock: realClock, logger, onContainerEvent: () => kubelet.pleg.relistSoon(stop.signal) }, stop.signal));
     const logMaxSize = parseQuantity(config.containerLogMaxSize);
     if (logMaxSize > 0) {
       const rotation = new ContainerLogManager({ runtime: cri, clock: realClock, logger, maxSizeBytes: logMaxSize, maxFiles: config.containerLogMaxFiles, podLogsDir: config.podLogsDir });

@@ -2,13 +2,15 @@
 // container's exit reaches the pod status in tens of milliseconds. containerd 1.6 has no CRI
 // event stream (GetContainerEvents came with 1.7 and is not served here), but containerd's own
 // event service (containerd.services.events.v1.Events/Subscribe, on the same socket) publishes
-// /tasks/exit and /tasks/oom for every container. Only the topic is read: the relist remains the
-// one source of truth, an event only makes it come sooner. A runtime without that service
+// /tasks/exit and /tasks/oom for every container. Only the topic and, for an exit, whose it is
+// are read (an exec'd process's exit, e.g. a probe's, is ignored): the relist remains the one
+// source of truth, an event only makes it come sooner. A runtime without that service
 // (CRI-O) answers UNIMPLEMENTED: the PLEG then keeps its 1 s relist alone, as upstream.
 //
-// The two messages are encoded by hand (protobuf wire format), so no containerd .proto files are
-// needed: SubscribeRequest { repeated string filters = 1; } and
-// Envelope { Timestamp timestamp = 1; string namespace = 2; string topic = 3; Any event = 4; }.
+// The messages are encoded and read by hand (protobuf wire format), so no containerd .proto files
+// are needed: SubscribeRequest { repeated string filters = 1; },
+// Envelope { Timestamp timestamp = 1; string namespace = 2; string topic = 3; Any event = 4; }
+// and TaskExit { string container_id = 1; string id = 2; ... }.
 import * as grpc from '@grpc/grpc-js';
 import type { Clock } from '../common/clock.ts';
 import { errorMessage } from '../common/errors.ts';
@@ -45,10 +47,11 @@ export function encodeSubscribeRequest(filters: readonly string[]): Buffer {
 }
 
 /**
- * The namespace and topic of an Envelope; unknown fields are skipped. Throws on a malformed
- * message (truncated, or a wire type this reader does not know).
+ * The length-delimited fields (strings, bytes, messages) of a protobuf message, by field number
+ * (the last one wins); other fields are skipped. Throws on a malformed message (truncated, or a
+ * wire type this reader does not know).
  */
-export function decodeEnvelope(buf: Buffer): { namespace: string; topic: string } {
+export function lengthDelimitedFields(buf: Buffer): Map<number, Buffer> {
   let pos = 0;
   const readVarint = (): number => {
     let result = 0;
@@ -62,27 +65,43 @@ export function decodeEnvelope(buf: Buffer): { namespace: string; topic: string 
       if (shift > 63) throw new Error('varint too long');
     }
   };
-  const out = { namespace: '', topic: '' };
+  const out = new Map<number, Buffer>();
   while (pos < buf.length) {
     const key = readVarint();
-    const field = Math.floor(key / 8);
-    switch (key & 7) {
+    switch (key % 8) {
       case 0: readVarint(); break;
       case 1: pos += 8; break;
       case 5: pos += 4; break;
       case 2: {
         const len = readVarint();
         if (pos + len > buf.length) throw new Error('truncated field');
-        if (field === 2) out.namespace = buf.toString('utf8', pos, pos + len);
-        else if (field === 3) out.topic = buf.toString('utf8', pos, pos + len);
+        out.set(Math.floor(key / 8), buf.subarray(pos, pos + len));
         pos += len;
         break;
       }
-      default: throw new Error(`unknown wire type ${key & 7}`);
+      default: throw new Error(`unknown wire type ${key % 8}`);
     }
     if (pos > buf.length) throw new Error('truncated field');
   }
   return out;
+}
+
+/**
+ * Whether an Envelope is about a container itself: an OOM kill, or the exit of its init process
+ * (TaskExit.id = its container_id). The exit of an exec'd process (a probe, kubectl exec: its id
+ * is the exec's) is not: probes would otherwise make the PLEG relist a hundred times a second.
+ * Throws on a malformed message.
+ */
+export function isContainerEvent(envelope: Buffer): boolean {
+  const env = lengthDelimitedFields(envelope);
+  const topic = env.get(3)?.toString('utf8') ?? '';
+  if (topic === '/tasks/oom') return true;
+  if (topic !== '/tasks/exit') return false;
+  // Envelope.event is an Any { type_url = 1; value = 2 }; TaskExit { container_id = 1; id = 2; ... }.
+  const exit = lengthDelimitedFields(lengthDelimitedFields(env.get(4) ?? Buffer.alloc(0)).get(2) ?? Buffer.alloc(0));
+  const containerId = exit.get(1)?.toString('utf8') ?? '';
+  const id = exit.get(2)?.toString('utf8') ?? '';
+  return containerId !== '' && (id === '' || id === containerId);
 }
 
 export interface RuntimeEventsDeps {
@@ -90,8 +109,8 @@ export interface RuntimeEventsDeps {
   endpoint: string;
   clock: Clock;
   logger: Logger;
-  /** A container of the CRI namespace exited or was OOM-killed. */
-  onTaskEvent: (topic: string) => void;
+  /** A container of the CRI namespace exited or was OOM-killed (not an exec'd process). */
+  onContainerEvent: () => void;
 }
 
 /**
@@ -147,14 +166,14 @@ function subscribeOnce(client: grpc.Client, filters: readonly string[], deps: Ru
     };
     call.on('data', (buf: Buffer) => {
       onData();
-      let topic: string;
+      let relevant: boolean;
       try {
-        topic = decodeEnvelope(buf).topic;
+        relevant = isContainerEvent(buf);
       } catch (err) {
         deps.logger.debug({ component: 'runtime-events', err: errorMessage(err) }, 'malformed runtime event ignored');
         return;
       }
-      deps.onTaskEvent(topic);
+      if (relevant) deps.onContainerEvent();
     });
     call.on('error', (err: grpc.ServiceError) => finish(err.code ?? grpc.status.UNKNOWN, err.details || err.message));
     call.on('end', () => finish(grpc.status.OK, 'stream ended'));
