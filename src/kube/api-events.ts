@@ -1,7 +1,9 @@
 // Events written to the API server (upstream client-go record.EventRecorder + EventCorrelator),
 // so that `kubectl describe pod` tells the story. Recording never blocks: events go to a bounded
 // queue that one sender drains. A repeat of the same event (same object, type, reason and message)
-// within 10 minutes bumps the existing Event's count instead of creating a new one.
+// within 10 minutes bumps the existing Event's count instead of creating a new one; beyond 25
+// events about one object, about one every 5 minutes is sent (upstream's spam filter,
+// event-spam.ts); every event is logged whatever happens to its API write.
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../common/clock.ts';
 import { errorMessage, isAbort, isNotFound } from '../common/errors.ts';
@@ -9,6 +11,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { KubeClient } from './client.ts';
 import type { EventRecorder, EventType } from './events.ts';
 import type { Pod } from './types.ts';
+import { EventSpamFilter } from './event-spam.ts';
 
 /** Events queued at most; beyond, the oldest are dropped (upstream's broadcaster drops too). */
 const MAX_QUEUE = 1000;
@@ -48,6 +51,7 @@ export class ApiEventRecorder implements EventRecorder {
   private readonly log: Logger;
   private readonly queue: Pending[] = [];
   private readonly sent = new Map<string, Sent>();
+  private readonly spam = new EventSpamFilter();
   private wake: (() => void) | null = null;
 
   constructor(deps: ApiEventRecorderDeps) {
@@ -57,7 +61,10 @@ export class ApiEventRecorder implements EventRecorder {
 
   event(pod: Pod, type: EventType, reason: string, message: string): void {
     this.deps.next?.event(pod, type, reason, message);
-    if (!pod.metadata?.namespace || !pod.metadata.name) return;
+    const m = pod.metadata;
+    if (!m?.namespace || !m.name) return;
+    // Upstream's spam key: the source (always this kubelet) and the involved object.
+    if (!this.spam.allow(`${m.namespace}/${m.name}/${m.uid ?? ''}`, this.deps.clock.now())) return;
     if (this.queue.length >= MAX_QUEUE) this.queue.shift();
     this.queue.push({ pod, type, reason, message: message.slice(0, 1024), at: this.deps.clock.now() });
     this.wake?.();
