@@ -122,7 +122,14 @@ after(async () => {
     if (registry) {
       const cri = newCriClient();
       for (const repo of ['private', 'nodeonly']) await cri.removeImage(`${registry.host}/${repo}/busybox:1.36`).catch(() => undefined);
-      cri.close();
+      // CRI RemoveImage removes the image with all its names, the node's own busybox included
+      // (the same content): put it back from the local registry, as the other tests and the
+      // benchmarks expect it present.
+      try {
+        await cri.pullImage(BUSYBOX_IMAGE, undefined, undefined);
+      } finally {
+        cri.close();
+      }
       await stopAuthRegistry(registry);
     }
   }
