@@ -5,6 +5,11 @@ import { createInterface } from 'node:readline';
 const RESERVED = new Set(['level', 'time', 'msg', 'component', 'pid', 'hostname']);
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR', 60: 'FATAL' };
 
+// Ctrl-C reaches the whole process group: this printer keeps going until tskubelet, shutting
+// down, closes the pipe, so that its last lines are shown too.
+process.on('SIGINT', () => {});
+process.on('SIGTERM', () => {});
+
 for await (const line of createInterface({ input: process.stdin })) {
   let rec: Record<string, unknown>;
   try {
