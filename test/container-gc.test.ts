@@ -63,8 +63,9 @@ test('--maximum-dead-containers-per-container=2 keeps the two newest dead instan
     await removeAndCheckNothingLeft(h, uid);
   }, { extraArgs: ['--maximum-dead-containers-per-container=2'] }));
 
-test('with --minimum-container-ttl-duration the GC loop prunes (at start-up, then every minute), not the pod sync', (t) =>
+test('with --minimum-container-ttl-duration the GC loop prunes (every minute), not the pod sync', (t) =>
   withKubelet(t, async (h) => {
+    const startedMs = Date.now();
     await h.writeManifest('crash.yaml', crashPod('exit 1'));
     const pod = await h.waitForPod('crash', (p) => !!p.status?.containerStatuses?.[0]?.containerID, 30_000, 'first container created');
     const uid = pod.metadata!.uid!;
@@ -74,20 +75,18 @@ test('with --minimum-container-ttl-duration the GC loop prunes (at start-up, the
       return dead(cs).length >= 3 && cs;
     }, 30_000, 'three dead instances');
     assert.deepEqual(restartCounts(dead(before)).slice(0, 3), [0, 1, 2]);
-    // The GC loop only counts containers older than the minimum age (1 s): let the newest age.
-    const newest = Math.max(...before.map((c) => c.createdAtMs));
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, newest + 1_500 - Date.now())));
     const gcLogs = (): number => h.logRecords().filter((r) => r.component === 'container-gc' && r.msg === 'Container garbage collection removed dead containers and sandboxes').length;
     assert.equal(gcLogs(), 0, 'nothing removed yet');
 
-    // A restart runs a GC round at once: the oldest instance goes, the newest dead one stays.
-    await h.stop();
-    await h.start();
+    // The round a minute after start-up (the first one found nothing dead) removes the oldest
+    // instances and keeps the newest dead one and the one before it (the status' lastState).
     const after = await poll(async () => {
       const cs = (await h.runtimePod(uid)).containers;
       return !cs.some((c) => c.restartCount === 0) && cs;
-    }, 15_000, 'the GC loop to remove the oldest dead instance');
-    assert.ok(after.some((c) => c.restartCount === 2), `the newest dead instance before the restart is kept: ${JSON.stringify(restartCounts(after))}`);
-    assert.ok(gcLogs() >= 1, 'the GC loop logged its removal');
+    }, Math.max(5_000, startedMs + 80_000 - Date.now()), 'the GC loop to remove the oldest dead instance');
+    const kept = restartCounts(dead(after));
+    assert.ok(kept.length >= 1 && kept.length <= 2, `at most the newest dead instance and the one before it are kept: ${JSON.stringify(kept)}`);
+    // The runtime shows the removal a moment before the GC round ends and logs it.
+    await poll(() => gcLogs() >= 1, 5_000, 'the GC loop to log its removal');
     await removeAndCheckNothingLeft(h, uid);
   }, { extraArgs: ['--minimum-container-ttl-duration=1s', '--maximum-dead-containers-per-container=1'] }));

@@ -469,7 +469,8 @@ export class Harness {
   /** The last log lines, for failure messages. */
   logTail(lines = LOG_TAIL_LINES): string {
     const tail = this.logLines.slice(-lines);
-    return `--- tskubelet log (last ${tail.length} of ${this.logLines.length} lines, node ${this.nodeName}) ---\n${tail.join('\n')}\n--- end of log ---`;
+    const state = this.child ? `running, pid ${this.child.pid}` : (this.exitInfo ?? 'not started');
+    return `--- tskubelet log (last ${tail.length} of ${this.logLines.length} lines, node ${this.nodeName}, ${state}) ---\n${tail.join('\n')}\n--- end of log ---`;
   }
 
   /**
