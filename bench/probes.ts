@@ -27,16 +27,15 @@ import { CONTAINER_LOGS_DIR } from '../src/logs/paths.ts';
 import { containerdPid, gitCommit, listProcesses, machineBusyMs, machineFacts, processCpuMs } from './lib/host.ts';
 import { UsageError, intOption, splitFlag, parseCommandLine } from './lib/args.ts';
 import { KubeletProcess, saveKubeletLog } from './lib/kubelet-process.ts';
-import { BENCH_IMAGE, PAUSE_IMAGE } from './lib/manifests.ts';
+import { BENCH_IMAGE } from './lib/manifests.ts';
 import { freePorts } from './lib/ports.ts';
 import { runtimeHelpersCpuMs } from './lib/proc-cpu.ts';
 import { boundariesIn, parseReadinessLine, SLOT_MS, TransitionTracker, type Transition } from './lib/probe-lag.ts';
 import { busyProcesses, describeBusy, waitForQuietMachine } from './lib/quiet.ts';
-import { BENCH_LABEL, findBenchPods, findForeignManagedPods, removeRuntimePods } from './lib/runtime.ts';
+import { BENCH_LABEL, checkRuntime, findBenchPods, findForeignManagedPods, removeRuntimePods, RUNTIME_ENDPOINT } from './lib/runtime.ts';
 import { percentile, summarize, type Summary } from './lib/stats.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const RUNTIME_ENDPOINT = 'unix:///run/containerd/containerd.sock';
 /** Node name of the bench's tskubelet: pods are named <manifest name>-tsk-bench. */
 const NODE_NAME = 'tsk-bench';
 const TEMP_PREFIX = 'tskubelet-probes-';
@@ -222,12 +221,7 @@ async function run(opts: Options, state: State, signal: AbortSignal): Promise<Re
 
   const cri = new CriClient({ runtimeEndpoint: RUNTIME_ENDPOINT, requestTimeoutMs: 60_000 });
   state.cri = cri;
-  const version = await cri.version(signal).catch((err: unknown) => {
-    throw new Error(`containerd does not answer at ${RUNTIME_ENDPOINT} (${errorMessage(err)}): run npm run setup`);
-  });
-  for (const image of [BENCH_IMAGE, PAUSE_IMAGE]) {
-    if (!(await cri.imageStatus(image, signal))) throw new Error(`the runtime does not have ${image}: run npm run setup`);
-  }
+  const version = await checkRuntime(cri, signal);
   const leftovers = await findBenchPods(cri, null, signal);
   if (leftovers.sandboxIds.length + leftovers.containerIds.length > 0) {
     progress(`removing ${leftovers.sandboxIds.length} pod(s) left by an earlier bench run`);

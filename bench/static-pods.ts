@@ -27,15 +27,13 @@ import { containerdPid, gitCommit, isBench, isTestRunOf, isTskubelet, listProces
 import { KubeletLog } from './lib/kubelet-log.ts';
 import { UsageError, intOption, splitFlag, parseCommandLine } from './lib/args.ts';
 import { KubeletProcess, saveKubeletLog, waitKubeletStarted } from './lib/kubelet-process.ts';
-import { BENCH_IMAGE, PAUSE_IMAGE, manifestFile, manifestText, writeManifests } from './lib/manifests.ts';
+import { manifestFile, manifestText, writeManifests } from './lib/manifests.ts';
 import { freePorts } from './lib/ports.ts';
 import { renderMarkdown, summarizeRound, verdict, type BenchResult, type KubeletPodSample, type RoundResult } from './lib/report.ts';
 import { runBaseline, type BaselinePodSample } from './lib/runtime-baseline.ts';
-import { findBenchPods, findForeignManagedPods, readPodTimes, removeRuntimePods } from './lib/runtime.ts';
+import { checkRuntime, findBenchPods, findForeignManagedPods, readPodTimes, removeRuntimePods, RUNTIME_ENDPOINT, RUNTIME_SOCKET } from './lib/runtime.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const RUNTIME_ENDPOINT = 'unix:///run/containerd/containerd.sock';
-const RUNTIME_SOCKET = '/run/containerd/containerd.sock';
 /** Node name of the bench's tskubelet: pods are named <manifest name>-tsk-bench. */
 const NODE_NAME = 'tsk-bench';
 const TEMP_PREFIX = 'tskubelet-bench-';
@@ -283,15 +281,7 @@ async function preflight(opts: Options, state: State, warnings: string[], signal
     throw new Error(`${errorMessage(err)}`, { cause: err });
   }
   state.cri = cri;
-  try {
-    await cri.version(AbortSignal.any([signal, AbortSignal.timeout(5_000)]));
-  } catch (err) {
-    signal.throwIfAborted();
-    throw new Error(`containerd does not answer at ${RUNTIME_ENDPOINT} (${errorMessage(err)}): run npm run setup`, { cause: err });
-  }
-  for (const image of [BENCH_IMAGE, PAUSE_IMAGE]) {
-    if (!(await cri.imageStatus(image, signal))) throw new Error(`the runtime does not have ${image}: run npm run setup`);
-  }
+  await checkRuntime(cri, signal);
   const others = otherKubelets(undefined);
   if (others.length > 0) {
     throw new Error(

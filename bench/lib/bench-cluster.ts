@@ -13,15 +13,12 @@ import { CONTAINER_LOGS_DIR } from '../../src/logs/paths.ts';
 import { HttpKubeClient } from '../../src/kube/client.ts';
 import { deleteNodeObjects } from './cluster-api.ts';
 import { findNamespacePods } from './cluster-runtime.ts';
-import { BENCH_IMAGE, PAUSE_IMAGE } from './manifests.ts';
-import { removeRuntimePods } from './runtime.ts';
+import { checkRuntime, removeRuntimePods, RUNTIME_ENDPOINT, RUNTIME_SOCKET } from './runtime.ts';
 
 const CLUSTER_DIR = fileURLToPath(new URL('../../.cluster', import.meta.url));
 export const ADMIN_KUBECONFIG = join(CLUSTER_DIR, 'admin.kubeconfig');
 export const BOOTSTRAP_KUBECONFIG = join(CLUSTER_DIR, 'bootstrap.kubeconfig');
 export const CLUSTER_HINT = 'run npm run cluster:up';
-export const RUNTIME_ENDPOINT = 'unix:///run/containerd/containerd.sock';
-const RUNTIME_SOCKET = '/run/containerd/containerd.sock';
 
 /**
  * Checks containerd (answering, with the bench and pause images), the kubeconfigs and the API
@@ -33,15 +30,7 @@ export async function connectBenchClients(keep: (c: { cri?: CriClient; admin?: H
   for (const f of [ADMIN_KUBECONFIG, BOOTSTRAP_KUBECONFIG]) if (!existsSync(f)) throw new Error(`${f} is missing: ${CLUSTER_HINT}`);
   const cri = new CriClient({ runtimeEndpoint: RUNTIME_ENDPOINT, requestTimeoutMs: 60_000 });
   keep({ cri });
-  try {
-    await cri.version(AbortSignal.any([signal, AbortSignal.timeout(5_000)]));
-  } catch (err) {
-    signal.throwIfAborted();
-    throw new Error(`containerd does not answer at ${RUNTIME_ENDPOINT} (${errorMessage(err)}): run npm run setup`, { cause: err });
-  }
-  for (const image of [BENCH_IMAGE, PAUSE_IMAGE]) {
-    if (!(await cri.imageStatus(image, signal))) throw new Error(`the runtime does not have ${image}: run npm run setup`);
-  }
+  await checkRuntime(cri, signal);
   const admin = await HttpKubeClient.fromKubeconfigFile(ADMIN_KUBECONFIG);
   keep({ admin });
   let version: { gitVersion?: string };

@@ -1,10 +1,35 @@
 // What the benchmark asks the container runtime directly (CRI): when each bench pod's sandbox
 // was created and its containers created and started, and removal of bench pods left behind.
 // Bench pods are recognised by the pod label BENCH_LABEL (its value is the run id), which the
-// runtime keeps on the sandbox; containers by their io.kubernetes.pod.uid label.
-import type { RuntimeService } from '../../src/cri/client.ts';
+// runtime keeps on the sandbox; containers by their io.kubernetes.pod.uid label. Also every
+// benchmark's pre-flight check of the runtime (checkRuntime).
+import type { ImageService, RuntimeService } from '../../src/cri/client.ts';
+import type { VersionResponse } from '../../src/cri/types.ts';
 import { errorMessage, isNotFound } from '../../src/common/errors.ts';
 import { LABEL_POD_NAME, LABEL_POD_UID } from '../../src/kuberuntime/labels.ts';
+import { BENCH_IMAGE, PAUSE_IMAGE } from './manifests.ts';
+
+/** The runtime the benchmarks measure: containerd's CRI socket, as a path and as an endpoint. */
+export const RUNTIME_SOCKET = '/run/containerd/containerd.sock';
+export const RUNTIME_ENDPOINT = `unix://${RUNTIME_SOCKET}`;
+
+/**
+ * Pre-flight: containerd answers (within 5 s) and has the bench and pause images. Resolves to its
+ * version; throws with what to run otherwise (rethrows the abort when `signal` aborted).
+ */
+export async function checkRuntime(cri: Pick<RuntimeService, 'version'> & Pick<ImageService, 'imageStatus'>, signal: AbortSignal): Promise<VersionResponse> {
+  let version: VersionResponse;
+  try {
+    version = await cri.version(AbortSignal.any([signal, AbortSignal.timeout(5_000)]));
+  } catch (err) {
+    signal.throwIfAborted();
+    throw new Error(`containerd does not answer at ${RUNTIME_ENDPOINT} (${errorMessage(err)}): run npm run setup`, { cause: err });
+  }
+  for (const image of [BENCH_IMAGE, PAUSE_IMAGE]) {
+    if (!(await cri.imageStatus(image, signal))) throw new Error(`the runtime does not have ${image}: run npm run setup`);
+  }
+  return version;
+}
 
 /** Pod label carried by every bench pod (both phases); value: the bench run id. */
 export const BENCH_LABEL = 'tskubelet-bench';

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config/load.ts';
-import { agentArgs, kubeletConfigYaml, PAUSE_IMAGE } from './upstream-kubelet.ts';
+import { PAUSE_IMAGE } from './manifests.ts';
+import { agentArgs, kubeletConfigYaml } from './upstream-kubelet.ts';
 
 const dirs = { config: '/tmp/x/kubelet-config.yaml', kubeconfig: '/tmp/x/kubelet.kubeconfig', certDir: '/tmp/x/pki', rootDir: '/tmp/x/root' };
 const yamlText = kubeletConfigYaml({ podLogsDir: '/tmp/x/pod-logs', healthzPort: 41000, port: 41001, maxPods: 110 });

@@ -27,11 +27,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PAUSE_IMAGE } from './manifests.ts';
+import { RUNTIME_ENDPOINT } from './runtime.ts';
 
 /** The cluster CA (scripts/cluster/lib.sh PKI_DIR): client certificates of the API server. */
 export const CLUSTER_CA_FILE = '/var/lib/tskubelet-cluster/pki/ca.crt';
-export const RUNTIME_ENDPOINT = 'unix:///run/containerd/containerd.sock';
-export const PAUSE_IMAGE = '127.0.0.1:5000/pause:3.10';
 
 /** What differs per run in the shared configuration. */
 export interface AgentConfigInput {
