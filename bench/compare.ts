@@ -15,7 +15,7 @@
 // (containerd, images, control plane) -> the integration lock (`flock /tmp/tskubelet-integration.lock`,
 // held for the whole run: any kubelet removes the runtime pods it does not know) -> a quiet
 // machine (no other tskubelet or kubelet, no test run) -> leftovers of killed runs removed (and
-// the host state a killed run's upstream kubelet changed put back) -> per agent: temp folders,
+// the host state a killed run's upstream kubelet changed put back) -> per round (--rounds) and agent: temp folders,
 // config, agent started (TLS bootstrap with .cluster/bootstrap.kubeconfig, node
 // bench-<agent>-<hex>), Node Ready, namespace, pod watch, warm-up (2 pods), scenarios; then its
 // pods deleted through the API, the agent stopped, what the runtime still has of its namespace
@@ -37,7 +37,7 @@ import { UsageError, intOption, splitFlag, parseCommandLine } from './lib/args.t
 import { renderCdfSvg, type CdfPanel } from './lib/cdf-svg.ts';
 import { deleteNodeObjects, isApiNotFound, PodWatchRecorder, waitNamespaceReady, waitNodeSchedulable } from './lib/cluster-api.ts';
 import { findNamespacePods } from './lib/cluster-runtime.ts';
-import { AGENTS, compareRows, formatRatio, ratio, renderCompareMarkdown, SCENARIOS, type Agent, type AgentRun, type CompareOptions, type CompareResult, type Scenario } from './lib/compare-report.ts';
+import { AGENTS, formatRatio, roundRows, ratio, renderCompareMarkdown, SCENARIOS, type Agent, type AgentRun, type CompareOptions, type CompareResult, type Scenario } from './lib/compare-report.ts';
 import {
   COMPARE_LABEL, removeAll, runBurst, runChurn, runDensityTier, runLag, runProbes, startAll, type ScenarioContext,
 } from './lib/compare-scenarios.ts';
@@ -79,16 +79,20 @@ interface Options extends CompareOptions {
   upstream: string | undefined;
   outDir: string;
   quick: boolean;
+  rounds: number;
 }
 
 const DEFAULTS: Omit<Options, 'tskubelet' | 'outDir' | 'upstream'> = {
   agents: [...AGENTS], scenarios: [...SCENARIOS], burstPods: 30, churnPods: 100, churnRate: 5, churnLifetimeS: 5, lagPods: 30,
-  densityTiers: [0, 30, 110], probePods: 100, holdS: 40, windowS: 10, maxPods: 110, verbosity: 0, waitS: 1800, timeoutS: 1800, quick: false,
+  densityTiers: [0, 30, 110], probePods: 100, holdS: 40, windowS: 10, maxPods: 110, verbosity: 0, waitS: 1800, timeoutS: 1800, quick: false, rounds: 1,
 };
 
 const USAGE = `Usage: npm run bench:compare -- [options]
   --scenarios LIST    burst,churn,lag,density,probes (default all)
   --agents LIST       upstream,tskubelet (default both, upstream first)
+  --rounds N          run the whole set N times (each round: upstream, then tskubelet) and report
+                      each figure's median over the rounds and in how many rounds tskubelet was
+                      ahead (default 1; single runs are noisy on a shared 2-CPU machine)
   --quick             a quick check: 5 pods per burst, 10 churned, 5 exits, density 0,5,10, 5 probe pods, 20 s holds
   --burst-pods N      pods created at once in burst (default 30)
   --churn-pods N      pods churned (default 100), --churn-rate N per second (default 5),
@@ -101,7 +105,7 @@ const USAGE = `Usage: npm run bench:compare -- [options]
   --max-pods N        the agents' maxPods (default 110, upstream's default)
   --v N               both agents' verbosity (default 0, upstream's default)
   --wait S            wait up to S seconds for the integration lock and a quiet machine (default 1800)
-  --timeout S         give up after S seconds once the lock is held (default 1800)
+  --timeout S         give up after S seconds once the lock is held (default 1800 per round)
   --kubelet PATH      the tskubelet command (default bin/tskubelet)
   --upstream PATH     the upstream kubelet binary (default: scripts/upstream-kubelet.sh builds and caches it)
   --out DIR           results folder (default bench/results)
@@ -126,6 +130,7 @@ function parseArgs(argv: readonly string[]): Options {
       case '--scenarios': o.scenarios = listOption(flag, value(), SCENARIOS); break;
       case '--agents': o.agents = listOption(flag, value(), AGENTS); break;
       case '--quick': o.quick = true; break;
+      case '--rounds': o.rounds = intOption(flag, value(), 1, 9); break;
       case '--burst-pods': o.burstPods = intOption(flag, value(), 1, 250); break;
       case '--churn-pods': o.churnPods = intOption(flag, value(), 1, 1000); break;
       case '--churn-rate': o.churnRate = intOption(flag, value(), 1, 50); break;
@@ -158,6 +163,7 @@ function parseArgs(argv: readonly string[]): Options {
     const flagOf: Record<string, string> = { burstPods: '--burst-pods', churnPods: '--churn-pods', lagPods: '--lag-pods', densityTiers: '--density', probePods: '--probe-pods', holdS: '--hold' };
     for (const [k, v] of Object.entries(q)) if (!explicit.has(flagOf[k] as string)) (o as unknown as Record<string, unknown>)[k] = v;
   }
+  if (!explicit.has('--timeout')) o.timeoutS *= o.rounds;
   if (o.windowS > o.holdS) throw new UsageError(`--window (${o.windowS} s) must not exceed --hold (${o.holdS} s)`);
   const most = Math.max(o.scenarios.includes('burst') ? o.burstPods : 0, o.scenarios.includes('density') ? Math.max(...o.densityTiers) : 0, o.scenarios.includes('probes') ? o.probePods : 0, o.scenarios.includes('lag') ? o.lagPods : 0);
   if (most > o.maxPods) throw new UsageError(`a scenario needs ${most} pods on the node, more than --max-pods ${o.maxPods}`);
@@ -282,21 +288,25 @@ async function run(opts: Options, state: State, armDeadline: () => void, signal:
 
   const runs: AgentRun[] = [];
   let firstConfig = '';
-  for (const agent of opts.agents) {
-    const hex = randomBytes(3).toString('hex');
-    const session: AgentSession = {
-      agent, nodeName: `${NAME_PREFIX}${agent}-${hex}`, ns: `${NAME_PREFIX}${agent}-${hex}`, tempRoot: mkdtempSync(join(tmpdir(), TEMP_PREFIX)),
-      nsCreated: false, unwatch: () => undefined, cleaned: false,
-    };
-    state.session = session;
-    state.nodes.push(session.nodeName);
-    const t0 = Date.now();
-    const { run: r, config } = await runAgent(opts, state, session, agent === 'upstream' ? upstreamBin : opts.tskubelet, signal);
-    firstConfig ||= config.replaceAll(session.tempRoot, '$TMP');
-    await cleanUpAgent(state, session);
-    r.runMs = Date.now() - t0;
-    runs.push(r);
-    state.session = undefined;
+  for (let round = 1; round <= opts.rounds; round++) {
+    if (opts.rounds > 1) progress(`round ${round} of ${opts.rounds}`);
+    for (const agent of opts.agents) {
+      const hex = randomBytes(3).toString('hex');
+      const session: AgentSession = {
+        agent, nodeName: `${NAME_PREFIX}${agent}-${hex}`, ns: `${NAME_PREFIX}${agent}-${hex}`, tempRoot: mkdtempSync(join(tmpdir(), TEMP_PREFIX)),
+        nsCreated: false, unwatch: () => undefined, cleaned: false,
+      };
+      state.session = session;
+      state.nodes.push(session.nodeName);
+      const t0 = Date.now();
+      const { run: r, config } = await runAgent(opts, state, session, agent === 'upstream' ? upstreamBin : opts.tskubelet, signal);
+      firstConfig ||= config.replaceAll(session.tempRoot, '$TMP');
+      await cleanUpAgent(state, session);
+      r.runMs = Date.now() - t0;
+      r.round = round;
+      runs.push(r);
+      state.session = undefined;
+    }
   }
   return {
     date: new Date().toISOString(),
@@ -304,6 +314,7 @@ async function run(opts: Options, state: State, armDeadline: () => void, signal:
     machine: { ...machineFacts(), loadavg },
     containerd: `${containerd.runtime_name} ${containerd.runtime_version} (CRI ${containerd.runtime_api_version})`,
     apiServer,
+    rounds: opts.rounds,
     options: { scenarios: opts.scenarios, burstPods: opts.burstPods, churnPods: opts.churnPods, churnRate: opts.churnRate, churnLifetimeS: opts.churnLifetimeS, lagPods: opts.lagPods, densityTiers: opts.densityTiers, probePods: opts.probePods, holdS: opts.holdS, windowS: opts.windowS, maxPods: opts.maxPods },
     runs,
     kubeletConfig: firstConfig,
@@ -631,12 +642,13 @@ async function sweepNodeEvents(state: State): Promise<void> {
 
 const COLORS: Record<Agent, string> = { upstream: '#1f77b4', tskubelet: '#d62728' };
 
-/** The CDF panels: every latency distribution both runs measured. */
+/** The CDF panels: every latency distribution both agents' runs measured. */
 function plotPanels(runs: readonly AgentRun[]): CdfPanel[] {
   const panel = (title: string, get: (r: AgentRun) => readonly number[] | undefined): CdfPanel | null => {
-    const series = runs.flatMap((r) => {
-      const v = get(r);
-      return v ? [{ name: r.agent, color: COLORS[r.agent], values: v }] : [];
+    // One series per agent: with several rounds, their samples pooled.
+    const series = AGENTS.flatMap((agent) => {
+      const own = runs.filter((r) => r.agent === agent).map(get).filter((v): v is readonly number[] => v !== undefined);
+      return own.length ? [{ name: agent, color: COLORS[agent], values: own.flat() }] : [];
     });
     return series.length > 0 ? { title, unit: 'ms', series } : null;
   };
@@ -668,10 +680,10 @@ function fairnessNotes(opts: Options): string[] {
 
 function writeResults(opts: Options, result: CompareResult): void {
   const date = result.date.slice(0, 10);
-  const base = `${date}-compare${opts.quick ? '-quick' : ''}`;
+  const base = `${date}-compare${opts.quick ? '-quick' : ''}${opts.rounds > 1 ? `-${opts.rounds}rounds` : ''}`;
   mkdirSync(opts.outDir, { recursive: true });
   result.plotFile = `${base}.svg`;
-  const rows = compareRows(result.runs.find((r) => r.agent === 'upstream'), result.runs.find((r) => r.agent === 'tskubelet'));
+  const rows = roundRows(result.runs);
   const svg = renderCdfSvg(
     'Latency distributions: upstream kubelet vs tskubelet (empirical CDFs)',
     `${result.date}, ${result.machine.nproc} CPUs, ${result.containerd}, ${result.apiServer}; x: ms, y: fraction of pods`,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compareRows, formatRatio, formatValue, ratio, renderCompareMarkdown, type AgentRun, type CompareResult, type CpuWindow } from './compare-report.ts';
+import { compareRows, formatRatio, formatValue, ratio, renderCompareMarkdown, roundRows, roundsAhead, runsByRound, type AgentRun, type CompareResult, type CompareRow, type CpuWindow } from './compare-report.ts';
 
 const w = (agentCores: number, rss: number): CpuWindow => ({ agentCores, containerdCores: 0.1, helpersCores: 0.2, machineCores: 0.5, agentRssMiB: rss, memAvailableMiB: 20_000 });
 
@@ -67,4 +67,41 @@ test('renderCompareMarkdown has the table, the plot and the fairness notes', () 
   assert.match(md, /- w1/);
   assert.match(md, /holding the integration lock: 2 min 05 s \(before that, 0 min 05 s waiting/);
   assert.match(md, /behind on 0/);
+});
+
+test('roundRows: the median of each agent over the rounds, with the per-round values', () => {
+  const rounds = [[2, 1], [1, 1.5], [3, 1]].flatMap(([u, t], i) => [
+    { ...run('upstream', u as number), round: i + 1 },
+    { ...run('tskubelet', t as number), round: i + 1 },
+  ]);
+  const rows = roundRows(rounds);
+  const burst = rows.find((x) => x.scenario.startsWith('burst') && x.figure === 'start p50');
+  assert.ok(burst);
+  assert.equal(burst.upstream, 1000); // median of 1000, 500, 1500
+  assert.equal(burst.tskubelet, 500); // median of 500, 750, 500
+  assert.deepEqual(burst.perRound, { upstream: [1000, 500, 1500], tskubelet: [500, 750, 500] });
+  assert.equal(roundsAhead(burst), '2 of 3');
+  // One round: compareRows as it is, no per-round values.
+  const single = roundRows([run('upstream', 2), run('tskubelet', 1)]);
+  assert.deepEqual(single, compareRows(run('upstream', 2), run('tskubelet', 1)));
+  assert.equal(roundsAhead(single[0] as CompareRow), '');
+  assert.equal(runsByRound(rounds).length, 3);
+});
+
+test('renderCompareMarkdown with rounds shows per-round ratios and where tskubelet was not ahead in every round', () => {
+  const runs = [[2, 1], [1, 1.5], [3, 1]].flatMap(([u, t], i) => [
+    { ...run('upstream', u as number), round: i + 1 },
+    { ...run('tskubelet', t as number), round: i + 1 },
+  ]);
+  const result: CompareResult = {
+    date: '2026-11-29T00:00:00.000Z', commit: 'abc', containerd: 'containerd 1.6', apiServer: 'kube-apiserver v1.34.2',
+    machine: { nproc: 2, cpuModel: 'cpu', memoryGiB: 24, kernel: 'k', node: 'v24', loadavg: [0, 0, 0] },
+    options: { scenarios: ['burst'], burstPods: 10, churnPods: 10, churnRate: 5, churnLifetimeS: 5, lagPods: 10, densityTiers: [0, 30], probePods: 10, holdS: 20, windowS: 10, maxPods: 110 },
+    rounds: 3, runs, kubeletConfig: '', totalMs: 1, waitedMs: 0, plotFile: 'x.svg', warnings: [],
+  };
+  const md = renderCompareMarkdown(result, []);
+  assert.match(md, /in 3 rounds/);
+  assert.match(md, /\| burst \(10 pods at once\) \| start p50 \(ms\) \| 1000 \| 500 \| 0\.50 \| 0\.50 1\.50 0\.33 \| 2 of 3 \|/);
+  assert.match(md, /Ahead by the medians but not in every round: burst \(10 pods at once\): start p50 \(2 of 3\)/);
+  assert.match(md, /upstream \(round 2\)/);
 });

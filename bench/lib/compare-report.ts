@@ -3,7 +3,7 @@
 // the Markdown report. Pure: plain data in, rows and text out.
 import type { MachineFacts } from './host.ts';
 import { machineTable, ms, table } from './markdown.ts';
-import { percentile } from './stats.ts';
+import { median, percentile } from './stats.ts';
 
 export type Agent = 'upstream' | 'tskubelet';
 /** The agents in the order they run: upstream first, as the issue asks. */
@@ -92,6 +92,8 @@ export interface AgentRun {
   probes?: ProbeResult;
   /** Wall time of the agent's whole run (start to stopped and cleaned), ms. */
   runMs: number;
+  /** Which round of the bench run (--rounds) this is, from 1; absent = 1. */
+  round?: number;
 }
 
 export interface CompareOptions {
@@ -115,6 +117,9 @@ export interface CompareResult {
   containerd: string;
   apiServer: string;
   options: CompareOptions;
+  /** How many rounds ran (each agent once per round, upstream first). */
+  rounds?: number;
+  /** Every agent run, round by round. */
   runs: AgentRun[];
   /** The KubeletConfiguration both agents read (paths and ports of the first agent). */
   kubeletConfig: string;
@@ -135,6 +140,8 @@ export interface CompareRow {
   upstream: number;
   tskubelet: number;
   better: 'lower';
+  /** With more than one round: each round's value per agent, in round order (the two above are their medians). */
+  perRound?: { upstream: number[]; tskubelet: number[] };
 }
 
 /** tskubelet / upstream; NaN when either is missing or upstream is 0 (ratio undefined). */
@@ -197,6 +204,45 @@ export function compareRows(up: AgentRun | undefined, ts: AgentRun | undefined):
   return rows;
 }
 
+/** The runs of each round, in round order (a run without a round number is round 1). */
+export function runsByRound(runs: readonly AgentRun[]): { up?: AgentRun; ts?: AgentRun }[] {
+  const rounds = new Map<number, { up?: AgentRun; ts?: AgentRun }>();
+  for (const r of runs) {
+    const k = r.round ?? 1;
+    const slot = rounds.get(k) ?? {};
+    if (r.agent === 'upstream') slot.up = r;
+    else slot.ts = r;
+    rounds.set(k, slot);
+  }
+  return [...rounds.entries()].sort(([a], [b]) => a - b).map(([, v]) => v);
+}
+
+/**
+ * The comparison rows over every round: for one round, compareRows; for more, each figure of
+ * each agent is the median of its per-round values (the midpoint for an even count), and the
+ * per-round values are kept (`perRound`) so that the report can say in how many rounds
+ * tskubelet was ahead. Figures and their order are the first round's.
+ */
+export function roundRows(runs: readonly AgentRun[]): CompareRow[] {
+  const rounds = runsByRound(runs).map((r) => compareRows(r.up, r.ts));
+  if (rounds.length <= 1) return rounds[0] ?? [];
+  const key = (row: CompareRow): string => `${row.scenario}\u0000${row.figure}`;
+  const lookup = rounds.map((rows) => new Map(rows.map((row) => [key(row), row])));
+  return (rounds[0] as CompareRow[]).map((first) => {
+    const all = lookup.map((m) => m.get(key(first)));
+    const upstream = all.map((row) => row?.upstream ?? Number.NaN);
+    const tskubelet = all.map((row) => row?.tskubelet ?? Number.NaN);
+    return { ...first, upstream: median(upstream), tskubelet: median(tskubelet), perRound: { upstream, tskubelet } };
+  });
+}
+
+/** Per round, whether tskubelet was ahead (ratio < 1): "k of n"; '' for a row without rounds. */
+export function roundsAhead(row: CompareRow): string {
+  if (!row.perRound) return '';
+  const ratios = row.perRound.tskubelet.map((t, i) => ratio(t, row.perRound?.upstream[i] ?? Number.NaN));
+  return `${ratios.filter((r) => r < 1).length} of ${ratios.length}`;
+}
+
 function holdRows(s: string, get: (r: AgentRun) => HoldResult | undefined, add: (scenario: string, figure: string, unit: CompareRow['unit'], f: (r: AgentRun) => number | undefined) => void): void {
   const cores = (r: AgentRun): number[] | undefined => get(r)?.windows.map((w) => w.agentCores);
   add(s, 'agent CPU p50', 'cores', (r) => { const c = cores(r); return c ? p(c, 50) : undefined; });
@@ -240,13 +286,15 @@ function minutes(msTotal: number): string {
 export function renderCompareMarkdown(r: CompareResult, fairness: readonly string[]): string {
   const up = r.runs.find((x) => x.agent === 'upstream');
   const ts = r.runs.find((x) => x.agent === 'tskubelet');
-  const rows = compareRows(up, ts);
+  const rows = roundRows(r.runs);
+  const rounds = r.rounds ?? 1;
   const o = r.options;
   const out: string[] = [];
   out.push(`# tskubelet vs the upstream kubelet, ${r.date}`);
   out.push('');
   out.push(
     `The same scenarios, first with the upstream kubelet (${up?.version ?? 'not run'}), then with tskubelet (${ts?.version ?? 'not run'}), ` +
+      (rounds > 1 ? `in ${rounds} rounds (each round: upstream, then tskubelet, each on a new node), ` : '') +
       'each as the only node of the test control plane, on the same containerd, one agent at a time. Pods are ordinary API pods ' +
       '(busybox `sh -c \'trap "exit 0" TERM; sleep 3600 & wait\'`, image present, `spec.nodeName` set by the bench, default service account ' +
       'with its projected token volume). Times come from the bench\'s own watch of the pods (admin client) and, for exits, from the ' +
@@ -255,15 +303,25 @@ export function renderCompareMarkdown(r: CompareResult, fairness: readonly strin
   out.push('');
   out.push('## Results');
   out.push('');
-  out.push('ratio = tskubelet / upstream: below 1 tskubelet is faster or cheaper, above 1 it is behind. Percentiles are nearest-rank (each is a measured value; with n ≤ 100, p99 is the maximum).');
+  out.push('ratio = tskubelet / upstream: below 1 tskubelet is faster or cheaper, above 1 it is behind. Percentiles are nearest-rank (each is a measured value; with n ≤ 100, p99 is the maximum).' +
+    (rounds > 1 ? ` Each agent's figure is the median of its ${rounds} rounds' figures, the ratio that of the medians; "per round" lists each round's own ratio and "ahead" in how many rounds tskubelet's figure was below upstream's.` : ''));
   out.push('');
-  out.push(table(['scenario', 'figure', 'upstream', 'tskubelet', 'ratio'], rows.map((row) => [
+  const cells = (row: CompareRow): string[] => [
     row.scenario,
     `${row.figure} (${row.unit})`,
     formatValue(row.upstream, row.unit),
     formatValue(row.tskubelet, row.unit),
     formatRatio(ratio(row.tskubelet, row.upstream)),
-  ]), '--- | --- | ---: | ---: | ---:'));
+  ];
+  if (rounds > 1) {
+    out.push(table(['scenario', 'figure', 'upstream', 'tskubelet', 'ratio', 'per round', 'ahead'], rows.map((row) => [
+      ...cells(row),
+      (row.perRound?.tskubelet ?? []).map((t, i) => formatRatio(ratio(t, row.perRound?.upstream[i] ?? Number.NaN))).join(' '),
+      roundsAhead(row),
+    ]), '--- | --- | ---: | ---: | ---: | ---: | ---:'));
+  } else {
+    out.push(table(['scenario', 'figure', 'upstream', 'tskubelet', 'ratio'], rows.map(cells), '--- | --- | ---: | ---: | ---:'));
+  }
   out.push('');
   out.push(`![latency distributions](${r.plotFile})`);
   out.push('');
@@ -271,6 +329,12 @@ export function renderCompareMarkdown(r: CompareResult, fairness: readonly strin
   const behind = rows.filter((x) => ratio(x.tskubelet, x.upstream) > 1);
   out.push(`tskubelet is ahead (ratio < 1) on ${ahead} of ${rows.length} figures and behind on ${behind.length}` +
     (behind.length ? `: ${behind.map((x) => `${x.scenario}: ${x.figure} (${formatRatio(ratio(x.tskubelet, x.upstream))})`).join('; ')}.` : '.'));
+  if (rounds > 1) {
+    const mixed = rows.filter((x) => ratio(x.tskubelet, x.upstream) < 1 && !roundsAhead(x).startsWith(`${rounds} `));
+    out.push(mixed.length
+      ? ` Ahead by the medians but not in every round: ${mixed.map((x) => `${x.scenario}: ${x.figure} (${roundsAhead(x)})`).join('; ')}.`
+      : ' Every figure ahead by the medians was ahead in every round.');
+  }
   out.push('');
 
   out.push('## Scenarios');
@@ -288,7 +352,7 @@ export function renderCompareMarkdown(r: CompareResult, fairness: readonly strin
     for (const h of [...(run.density ?? []), ...(run.probes ? [run.probes] : [])]) {
       const c = holdContext(h);
       const what = run.probes === h ? `probes ${h.pods}` : `density ${h.pods}`;
-      holdLines.push([run.agent, what, String(h.windows.length), mean(h.windows.map((w) => w.agentCores)).toFixed(3), c.containerd.toFixed(3), c.helpers.toFixed(3), c.machine.toFixed(2), Number.isFinite(c.minAvailableMiB) ? c.minAvailableMiB.toFixed(0) : '–']);
+      holdLines.push([rounds > 1 ? `${run.agent} (round ${run.round ?? 1})` : run.agent, what, String(h.windows.length), mean(h.windows.map((w) => w.agentCores)).toFixed(3), c.containerd.toFixed(3), c.helpers.toFixed(3), c.machine.toFixed(2), Number.isFinite(c.minAvailableMiB) ? c.minAvailableMiB.toFixed(0) : '–']);
     }
   }
   out.push(table(['agent', 'hold', 'windows', 'agent', 'containerd', 'shims + runc + reaped', `machine (of ${r.machine.nproc})`, 'MemAvailable min, MiB'], holdLines));
@@ -296,8 +360,8 @@ export function renderCompareMarkdown(r: CompareResult, fairness: readonly strin
   out.push('## The agents');
   out.push('');
   for (const run of r.runs) {
-    out.push(`- **${run.agent}** (${run.version}), node \`${run.nodeName}\`: joined (spawn → Node Ready and schedulable) in ${ms(run.joinMs)} ms; its part of the run took ${minutes(run.runMs)}.`);
-    out.push(`  \`${run.command.join(' ')}\``);
+    out.push(`- **${run.agent}**${rounds > 1 ? ` round ${run.round ?? 1}` : ''} (${run.version}), node \`${run.nodeName}\`: joined (spawn → Node Ready and schedulable) in ${ms(run.joinMs)} ms; its part of the run took ${minutes(run.runMs)}.`);
+    if ((run.round ?? 1) === 1) out.push(`  \`${run.command.join(' ')}\``);
   }
   out.push('');
   out.push('Both read the same KubeletConfiguration (only podLogsDir and the ports differ per run):');
