@@ -1,7 +1,8 @@
 // Container garbage collection with upstream's policy flags (integration, real containerd; about
-// 45 s): --maximum-dead-containers-per-container keeps that many dead instances of a crash-looping
+// 2 min): --maximum-dead-containers-per-container keeps that many dead instances of a crash-looping
 // container, the newest ones; with --minimum-container-ttl-duration the pruning is left to the GC
-// loop, which runs at start-up and then every minute; a removed pod leaves nothing behind.
+// loop, which runs at start-up and then every minute; a removed pod leaves nothing behind, also
+// when its manifest goes right after a restart.
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { BUSYBOX_IMAGE, assertNodeReady, poll, type Harness, type RuntimeContainer, withKubelet } from './harness.ts';
@@ -88,5 +89,32 @@ test('with --minimum-container-ttl-duration the GC loop prunes (every minute), n
     assert.ok(kept.length >= 1 && kept.length <= 2, `at most the newest dead instance and the one before it are kept: ${JSON.stringify(kept)}`);
     // The runtime shows the removal a moment before the GC round ends and logs it.
     await poll(() => gcLogs() >= 1, 5_000, 'the GC loop to log its removal');
+    await removeAndCheckNothingLeft(h, uid);
+  }, { extraArgs: ['--minimum-container-ttl-duration=1s', '--maximum-dead-containers-per-container=1'] }));
+
+// Regression: a manifest removed right after a restart was noticed only by the file source's
+// 20 s rescan when the removal fell between its first scan and the start of its folder watch.
+test('a restart runs a GC round at once; a manifest removed right after it stops the pod at once', (t) =>
+  withKubelet(t, async (h) => {
+    await h.writeManifest('crash.yaml', crashPod('exit 1'));
+    const pod = await h.waitForPod('crash', (p) => !!p.status?.containerStatuses?.[0]?.containerID, 30_000, 'first container created');
+    const uid = pod.metadata!.uid!;
+    const before = await poll(async () => {
+      const cs = (await h.runtimePod(uid)).containers;
+      return dead(cs).length >= 3 && cs;
+    }, 30_000, 'three dead instances');
+    assert.deepEqual(restartCounts(dead(before)).slice(0, 3), [0, 1, 2]);
+    // The GC loop only counts containers older than the minimum age (1 s): let the newest age.
+    const newest = Math.max(...before.map((c) => c.createdAtMs));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, newest + 1_500 - Date.now())));
+
+    await h.stop();
+    await h.start();
+    const after = await poll(async () => {
+      const cs = (await h.runtimePod(uid)).containers;
+      return !cs.some((c) => c.restartCount === 0) && cs;
+    }, 15_000, 'the GC round at start-up to remove the oldest dead instance');
+    assert.ok(after.some((c) => c.restartCount === 2), `the newest dead instance before the restart is kept: ${JSON.stringify(restartCounts(after))}`);
+    // Within the 20 s of removeAndCheckNothingLeft: a removal seen only by the rescan comes too late.
     await removeAndCheckNothingLeft(h, uid);
   }, { extraArgs: ['--minimum-container-ttl-duration=1s', '--maximum-dead-containers-per-container=1'] }));

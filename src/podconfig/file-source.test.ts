@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { unlinkSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -190,6 +191,40 @@ test('FileSource: the static pod path may be a single manifest file, as upstream
     await fs.writeFile(file, manifest('only'));
     await h.waitFor('pod', () => h.snapshots.length === 2);
     assert.deepEqual(names(h.last()), ['only-node-1']);
+    ctl.abort();
+    await running;
+  } finally {
+    ctl.abort();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('FileSource: a change made between the first scan and the start of the watch is not missed', async () => {
+  // The race after a restart: the manifest was removed right after the first scan had read it,
+  // before fs.watch was set up; without a scan after the watch started, only the rescan (20 s by
+  // default) noticed it.
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'podconfig-'));
+  const ctl = new AbortController();
+  try {
+    const file = path.join(dir, 'crash.yaml');
+    await fs.writeFile(file, manifest('crash'));
+    const snapshots: Pod[][] = [];
+    const source = new FileSource({
+      dir,
+      nodeName: NODE,
+      logger: pino({ level: 'silent' }),
+      clock: realClock,
+      fileCheckFrequencyMs: 60_000, // only a watch event or a scan after the watch started can see the removal
+      onPods: (pods) => {
+        snapshots.push(pods);
+        // Called synchronously by the first scan, before the watch is set up.
+        if (snapshots.length === 1) unlinkSync(file);
+      },
+    });
+    const running = source.run(ctl.signal);
+    const end = Date.now() + 5_000;
+    while (snapshots.length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(snapshots.map(names), [['crash-node-1'], []], 'the removal is seen without waiting for the rescan');
     ctl.abort();
     await running;
   } finally {

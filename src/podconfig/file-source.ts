@@ -1,7 +1,8 @@
 // The static pod source: pods described by manifest files in a folder (the kubelet's
 // staticPodPath), after upstream's pkg/kubelet/config/file.go. It sends full snapshots of the
 // valid pods: one at start (even empty, so consumers know the source is synced), then one each
-// time the set of pods changes, found by an fs.watch on the folder (debounced) and by a periodic
+// time the set of pods changes, found by an fs.watch on the folder (debounced; the folder is
+// scanned once more right after a watch starts, for what changed before it) and by a periodic
 // rescan as a safety net (inotify misses events on some file systems, and a folder that appears
 // later is only noticed by the rescan).
 //
@@ -142,7 +143,10 @@ export class FileSource {
         this.dirty = false;
         await this.scan();
         if (signal.aborted) break;
-        this.ensureWatcher(signal);
+        // A watch reports only what changes after it started: a file removed or written between
+        // this scan's reads and a new watch (the first one, or one on a replaced folder) would be
+        // seen only by the rescan, fileCheckFrequency later. So a new watch is followed by a scan.
+        if (this.ensureWatcher(signal)) continue;
         await this.waitForChange(signal);
       }
     } finally {
@@ -274,9 +278,13 @@ export class FileSource {
     }
   }
 
-  private ensureWatcher(signal: AbortSignal): void {
-    if (this.dirIno === undefined) return this.closeWatcher();
-    if (this.watcher !== undefined && this.watchedIno === this.dirIno) return;
+  /** Watches the folder scanned last (when it exists); true when this started a new watch. */
+  private ensureWatcher(signal: AbortSignal): boolean {
+    if (this.dirIno === undefined) {
+      this.closeWatcher();
+      return false;
+    }
+    if (this.watcher !== undefined && this.watchedIno === this.dirIno) return false;
     // Not watching yet, or the folder was replaced (an inotify watch follows the old inode).
     this.closeWatcher();
     try {
@@ -289,8 +297,10 @@ export class FileSource {
       });
       this.watcher = w;
       this.watchedIno = this.dirIno;
+      return true;
     } catch (err) {
       this.logger.warn({ path: this.dir, reason: errorMessage(err) }, 'cannot watch the static pod path, relying on the periodic rescan');
+      return false;
     }
   }
 
