@@ -50,10 +50,8 @@ import { readPodRuntimeState, type PodRuntimeState } from './pleg/runtime-state.
 import { PodWorkers, type PodSyncer } from './podworkers/pod-workers.ts';
 import { generatePodStatus } from './status/generate.ts';
 import { StatusManager } from './status/status-manager.ts';
-import type { KubeletMetrics } from './metrics/kubelet-metrics.ts';
+import { PROBE_RESULT_LABELS, PROBE_TYPE_LABELS, type KubeletMetrics } from './metrics/kubelet-metrics.ts';
 
-const PROBE_METRIC_TYPES = { liveness: 'Liveness', readiness: 'Readiness', startup: 'Startup' } as const;
-const PROBE_METRIC_RESULTS = { success: 'successful', failure: 'failed', unknown: 'unknown' } as const;
 
 /** Pods synced at once: enough to start a burst of pods quickly on two cores. */
 const MAX_CONCURRENT_SYNCS = 16;
@@ -140,9 +138,8 @@ export class Kubelet implements PodSyncer {
       recorder,
       podStatus: (uid) => this.statusManager.getPodStatus(uid),
       onResultChange: (uid, change) => this.probeResultChanged(uid, change.probeType),
-      onProbe: deps.metrics
-        ? (r) => deps.metrics!.countProbe({ probeType: PROBE_METRIC_TYPES[r.probeType], container: r.container, pod: r.pod, namespace: r.namespace, podUID: r.podUID }, PROBE_METRIC_RESULTS[r.result], r.durationMs / 1000)
-        : undefined,
+      onProbe: deps.metrics ? (r) => deps.metrics!.countProbe({ ...r, probeType: PROBE_TYPE_LABELS[r.probeType] }, PROBE_RESULT_LABELS[r.result], r.durationMs / 1000) : undefined,
+      onWorkerExit: deps.metrics ? (p) => deps.metrics!.forgetProbe({ ...p, probeType: PROBE_TYPE_LABELS[p.probeType] }) : undefined,
     });
     this.runtimeFeatures = new RuntimeFeatures({ status: (signal) => cri.statusResponse(signal), clock, logger });
     this.sysctlAllowlist = SysctlAllowlist.forNode(release(), config.allowedUnsafeSysctls);

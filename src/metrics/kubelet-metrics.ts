@@ -92,6 +92,9 @@ export type PodWorkerOperation = 'create' | 'update' | 'sync' | 'kill';
 export type ProbeType = 'Liveness' | 'Readiness' | 'Startup';
 /** prober_probe_total's result label. */
 export type ProbeResult = 'successful' | 'failed' | 'unknown';
+/** The probe_type and result labels of the prober's own names (src/prober). */
+export const PROBE_TYPE_LABELS = { liveness: 'Liveness', readiness: 'Readiness', startup: 'Startup' } as const satisfies Record<string, ProbeType>;
+export const PROBE_RESULT_LABELS = { success: 'successful', failure: 'failed', unknown: 'unknown' } as const satisfies Record<string, ProbeResult>;
 /** kubelet_started_containers_total's container_type label. */
 export type StartedContainerType = 'container' | 'init_container' | 'ephemeral_container';
 

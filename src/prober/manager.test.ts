@@ -20,6 +20,7 @@ function setup(pod: Pod, answer: (type: ProbeType, container: string) => 'succes
   const statuses = new Map<string, PodStatus>();
   const changes: string[] = [];
   const calls: string[] = [];
+  const exits: string[] = [];
   const prober: ProbeRunner = {
     probe: async (type, _spec, target) => {
       calls.push(`${type}:${target.container.name}`);
@@ -33,9 +34,10 @@ function setup(pod: Pod, answer: (type: ProbeType, container: string) => 'succes
     onResultChange: (uid, c) => changes.push(`${uid}:${c.probeType}:${c.container}:${c.result}`),
     prober,
     random: () => 0,
+    onWorkerExit: (p) => exits.push(`${p.namespace}/${p.pod}/${p.container}/${p.probeType}`),
   });
   clock.advance(3_600_000); // long after the start: no jitter
-  return { clock, statuses, changes, calls, m, pod };
+  return { clock, statuses, changes, calls, exits, m, pod };
 }
 
 const running = (name: string, id: string, started: boolean) => ({
@@ -115,4 +117,16 @@ void test('failure() names the running containers whose liveness or startup prob
   assert.equal(s.m.workerCount, 0);
   s.m.addPod(pod);
   assert.equal(s.m.workerCount, 0, 'no worker starts after stop()');
+});
+
+void test('a worker that ends reports its probe once, so its metric series can go', async () => {
+  const pod = podWith([{ name: 'a', livenessProbe: exec, readinessProbe: exec }]);
+  const s = setup(pod);
+  s.m.addPod(pod);
+  await flush();
+  assert.deepEqual(s.exits, []);
+  s.m.removePod('u1');
+  await s.m.stop();
+  await flush();
+  assert.deepEqual(s.exits.sort(), ['default/p/a/liveness', 'default/p/a/readiness']);
 });

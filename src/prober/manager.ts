@@ -31,14 +31,20 @@ export interface ProbeManagerDeps {
   random?: () => number;
   /** After each probe run, for metrics. */
   onProbe?: (info: ProbeRunInfo) => void;
+  /** A worker ended (its pod or container went, or the manager stopped): its metric series go. */
+  onWorkerExit?: (info: ProbeIdentity) => void;
 }
 
-export interface ProbeRunInfo {
+/** Which probe: its type, pod and container. */
+export interface ProbeIdentity {
   probeType: ProbeType;
   pod: string;
   namespace: string;
   podUID: string;
   container: string;
+}
+
+export interface ProbeRunInfo extends ProbeIdentity {
   result: 'success' | 'failure' | 'unknown';
   durationMs: number;
 }
@@ -54,6 +60,9 @@ export interface WorkerCounts extends ProbeCounts {
 const PROBE_TYPES: readonly ProbeType[] = ['liveness', 'readiness', 'startup'];
 const workerKey = (podUID: string, container: string, type: ProbeType): string => `${podUID}/${container}/${type}`;
 const isSidecar = (c: Container): boolean => c.restartPolicy === 'Always';
+const identity = (w: ProbeWorker): ProbeIdentity => ({
+  probeType: w.type, pod: w.pod.metadata?.name ?? '', namespace: w.pod.metadata?.namespace ?? '', podUID: w.podUID, container: w.container.name,
+});
 
 export class ProbeManager {
   readonly liveness = new ResultsManager();
@@ -108,6 +117,7 @@ export class ProbeManager {
             onExit: (w) => {
               const k = workerKey(w.podUID, w.container.name, w.type);
               if (this.workers.get(k) === w) this.workers.delete(k);
+              this.deps.onWorkerExit?.(identity(w));
             },
           },
           type,
@@ -126,9 +136,7 @@ export class ProbeManager {
     if (result === 'success') t.successful++;
     else if (result === 'failure') t.failed++;
     else t.unknown++;
-    this.deps.onProbe?.({
-      probeType: w.type, pod: w.pod.metadata?.name ?? '', namespace: w.pod.metadata?.namespace ?? '', podUID: w.podUID, container: w.container.name, result, durationMs,
-    });
+    this.deps.onProbe?.({ ...identity(w), result, durationMs });
   }
 
   private podWorkers(podUID: string): ProbeWorker[] {
