@@ -52,7 +52,6 @@ import { generatePodStatus } from './status/generate.ts';
 import { StatusManager } from './status/status-manager.ts';
 import { PROBE_RESULT_LABELS, PROBE_TYPE_LABELS, type KubeletMetrics } from './metrics/kubelet-metrics.ts';
 
-
 /** Pods synced at once: enough to start a burst of pods quickly on two cores. */
 const MAX_CONCURRENT_SYNCS = 16;
 
