@@ -64,18 +64,24 @@ test('--maximum-dead-containers-per-container=2 keeps the two newest dead instan
     await removeAndCheckNothingLeft(h, uid);
   }, { extraArgs: ['--maximum-dead-containers-per-container=2'] }));
 
+/** Starts the crash-looping pod and waits until the runtime holds three dead instances of it (~11 s). */
+async function threeDeadInstances(h: Harness): Promise<{ uid: string; before: RuntimeContainer[] }> {
+  await h.writeManifest('crash.yaml', crashPod('exit 1'));
+  const pod = await h.waitForPod('crash', (p) => !!p.status?.containerStatuses?.[0]?.containerID, 30_000, 'first container created');
+  const uid = pod.metadata!.uid!;
+  const before = await poll(async () => {
+    const cs = (await h.runtimePod(uid)).containers;
+    return dead(cs).length >= 3 && cs;
+  }, 30_000, 'three dead instances');
+  assert.deepEqual(restartCounts(dead(before)).slice(0, 3), [0, 1, 2]);
+  return { uid, before };
+}
+
 test('with --minimum-container-ttl-duration the GC loop prunes (every minute), not the pod sync', (t) =>
   withKubelet(t, async (h) => {
     const startedMs = Date.now();
-    await h.writeManifest('crash.yaml', crashPod('exit 1'));
-    const pod = await h.waitForPod('crash', (p) => !!p.status?.containerStatuses?.[0]?.containerID, 30_000, 'first container created');
-    const uid = pod.metadata!.uid!;
     // Three dead instances after ~11 s: the sync leaves them all (a minimum age is set).
-    const before = await poll(async () => {
-      const cs = (await h.runtimePod(uid)).containers;
-      return dead(cs).length >= 3 && cs;
-    }, 30_000, 'three dead instances');
-    assert.deepEqual(restartCounts(dead(before)).slice(0, 3), [0, 1, 2]);
+    const { uid } = await threeDeadInstances(h);
     const gcLogs = (): number => h.logRecords().filter((r) => r.component === 'container-gc' && r.msg === 'Container garbage collection removed dead containers and sandboxes').length;
     assert.equal(gcLogs(), 0, 'nothing removed yet');
 
@@ -96,14 +102,7 @@ test('with --minimum-container-ttl-duration the GC loop prunes (every minute), n
 // 20 s rescan when the removal fell between its first scan and the start of its folder watch.
 test('a restart runs a GC round at once; a manifest removed right after it stops the pod at once', (t) =>
   withKubelet(t, async (h) => {
-    await h.writeManifest('crash.yaml', crashPod('exit 1'));
-    const pod = await h.waitForPod('crash', (p) => !!p.status?.containerStatuses?.[0]?.containerID, 30_000, 'first container created');
-    const uid = pod.metadata!.uid!;
-    const before = await poll(async () => {
-      const cs = (await h.runtimePod(uid)).containers;
-      return dead(cs).length >= 3 && cs;
-    }, 30_000, 'three dead instances');
-    assert.deepEqual(restartCounts(dead(before)).slice(0, 3), [0, 1, 2]);
+    const { uid, before } = await threeDeadInstances(h);
     // The GC loop only counts containers older than the minimum age (1 s): let the newest age.
     const newest = Math.max(...before.map((c) => c.createdAtMs));
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, newest + 1_500 - Date.now())));
