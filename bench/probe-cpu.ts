@@ -26,7 +26,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { pino } from 'pino';
 import { realClock } from '../src/common/clock.ts';
-import { CRI_PROTO_PATH, CriClient } from '../src/cri/client.ts';
+import { CRI_LOADER_OPTIONS, CRI_PROTO_PATH, CriClient } from '../src/cri/client.ts';
 import { LoggingEventRecorder } from '../src/kube/events.ts';
 import type { Pod, PodStatus } from '../src/kube/types.ts';
 import { KubeletMetrics, PROBE_RESULT_LABELS, PROBE_TYPE_LABELS } from '../src/metrics/kubelet-metrics.ts';
@@ -79,7 +79,7 @@ function parseArgs(argv: string[]): Options {
 // ---- the fake runtime (child process) ----
 
 async function serve(socket: string, delayMs: number): Promise<void> {
-  const def = protoLoader.loadSync(CRI_PROTO_PATH, { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
+  const def = protoLoader.loadSync(CRI_PROTO_PATH, CRI_LOADER_OPTIONS);
   const pkg = grpc.loadPackageDefinition(def) as unknown as { runtime: { v1: { RuntimeService: grpc.ServiceClientConstructor } } };
   const server = new grpc.Server();
   const stdout = Buffer.from('ok\n');

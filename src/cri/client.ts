@@ -87,7 +87,8 @@ export interface CriClientOptions {
 type UnaryCallback<Res> = (err: grpc.ServiceError | null, res?: Res) => void;
 type UnaryMethod = (req: unknown, meta: grpc.Metadata, opts: grpc.CallOptions, cb: UnaryCallback<unknown>) => grpc.ClientUnaryCall;
 
-const LOADER_OPTIONS: protoLoader.Options = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true };
+/** How the CRI definition is loaded (field names as in the .proto, int64 as numbers, enums as names): also for fakes of the runtime. */
+export const CRI_LOADER_OPTIONS: protoLoader.Options = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true };
 
 export function grpcTarget(endpoint: string): string {
   if (endpoint.startsWith('unix://')) return `unix://${endpoint.slice('unix://'.length)}`;
@@ -123,7 +124,7 @@ export class CriClient implements RuntimeService, ImageService {
       throw new KubeletError('Internal', `the CRI definition is missing at ${CRI_PROTO_PATH}: run 'npm run cri:generate' (or 'npm run setup')`);
     }
     this.opts = opts;
-    const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(CRI_PROTO_PATH, LOADER_OPTIONS)) as unknown as {
+    const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(CRI_PROTO_PATH, CRI_LOADER_OPTIONS)) as unknown as {
       runtime: { v1: { RuntimeService: grpc.ServiceClientConstructor; ImageService: grpc.ServiceClientConstructor } };
     };
     const channelOptions = { 'grpc.max_receive_message_length': 16 * 1024 * 1024 };
