@@ -7,7 +7,7 @@
 //   metrics (deps.metrics) are observed on syncs, PLEG relists and probe runs.
 // and owns start/stop order. Start: runtime check, pod workers, PLEG, sources, servers.
 // Stop runs once, in reverse order.
-import { release, totalmem } from 'node:os';
+import { availableParallelism, release, totalmem } from 'node:os';
 import type { CriClient } from './cri/client.ts';
 import type { Clock } from './common/clock.ts';
 import { removePodCgroups } from './cm/pod-cgroups.ts';
@@ -42,6 +42,7 @@ import { KubeRuntimeManager, readTerminationMessage } from './kuberuntime/runtim
 import type { ProbeResults } from './kuberuntime/pod-actions.ts';
 import { CONTAINER_LOGS_DIR, containerLogRelativePath, podLogDirectory } from './logs/paths.ts';
 import { HandlerRunner } from './prober/handlers.ts';
+import { ExecGate } from './prober/exec-gate.ts';
 import { ProbeManager } from './prober/manager.ts';
 import { nodeAddress } from './node/address.ts';
 import type { Logger } from './observability/logger.ts';
@@ -54,6 +55,9 @@ import { PROBE_RESULT_LABELS, PROBE_TYPE_LABELS, type KubeletMetrics } from './m
 
 /** Pods synced at once: enough to start a burst of pods quickly on two cores. */
 const MAX_CONCURRENT_SYNCS = 16;
+/** Exec probes the runtime runs at once (two per core; src/prober/exec-gate.ts says why), and how long a slow one counts. */
+const EXEC_PROBES_AT_ONCE = 2 * availableParallelism();
+const EXEC_PROBE_HOLD_MS = 1_000;
 
 export interface KubeletDeps {
   config: KubeletConfig;
@@ -131,7 +135,7 @@ export class Kubelet implements PodSyncer {
     const objectSource = deps.api ? new ApiPodObjectSource({ client: deps.api.client, clock }) : null;
     this.volumeManager = new VolumeManager({ source: objectSource, mounter: new SystemMounter(), logger, config: { rootDir: config.rootDir } });
     this.probeManager = new ProbeManager({
-      runtime: cri,
+      runtime: new ExecGate(cri, { limit: EXEC_PROBES_AT_ONCE, releaseAfterMs: EXEC_PROBE_HOLD_MS, clock }),
       clock,
       logger,
       recorder,
