@@ -1,14 +1,12 @@
 // tmpfs mounts for volumes that hold secrets (secret, projected) and memory-backed emptyDirs,
 // as upstream's emptyDir medium Memory wrapper: the data never reaches the disk; bind mounts for
 // subPaths (subpath.ts). Mounting uses
-// mount(8)/umount(8) (Node has no mount syscall); what is mounted is read from
+// mount(8)/umount(8) (Node has no mount syscall), run through a CommandRunner (a fork of this
+// process per command would cost ms of CPU each); what is mounted is read from
 // /proc/self/mountinfo, so a restarted kubelet finds its earlier mounts.
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
+import { CommandRunner } from '../common/command-runner.ts';
 import { KubeletError, errorMessage } from '../common/errors.ts';
-
-const run = promisify(execFile);
 
 export interface Mounter {
   /** Mounts a tmpfs on `dir` (an existing folder) unless something is mounted there already. Throws when mounting fails. */
@@ -48,26 +46,34 @@ const MOUNT_TIMEOUT_MS = 10_000;
 
 /** The real mounter: needs CAP_SYS_ADMIN (root) in the mount namespace containerd uses. */
 export class SystemMounter implements Mounter {
+  private readonly commands: CommandRunner;
+
+  constructor(commands = new CommandRunner()) {
+    this.commands = commands;
+  }
+
   private async mountPoints(): Promise<string[]> {
     return parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
+  }
+
+  /** Runs mount/umount; throws (Transient, `what failed: output`) unless it exits 0. */
+  private async run(what: string, file: string, args: string[]): Promise<void> {
+    try {
+      const res = await this.commands.run(file, args, MOUNT_TIMEOUT_MS);
+      if (res.exitCode !== 0) throw new Error(`exit status ${res.exitCode}: ${res.output.trim()}`);
+    } catch (err) {
+      throw new KubeletError('Transient', `${what} failed: ${errorMessage(err).trim()}`, { cause: err });
+    }
   }
 
   async mountTmpfs(dir: string, opts: { sizeBytes?: number }): Promise<void> {
     if ((await this.mountPoints()).includes(dir)) return;
     const options = ['mode=0755', ...(opts.sizeBytes ? [`size=${opts.sizeBytes}`] : [])].join(',');
-    try {
-      await run('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir], { timeout: MOUNT_TIMEOUT_MS });
-    } catch (err) {
-      throw new KubeletError('Transient', `mount -t tmpfs on ${dir} failed: ${errorMessage(err).trim()}`, { cause: err });
-    }
+    await this.run(`mount -t tmpfs on ${dir}`, 'mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir]);
   }
 
   async bindMount(source: string, target: string): Promise<void> {
-    try {
-      await run('mount', ['--no-canonicalize', '--bind', source, target], { timeout: MOUNT_TIMEOUT_MS });
-    } catch (err) {
-      throw new KubeletError('Transient', `mount --bind ${source} ${target} failed: ${errorMessage(err).trim()}`, { cause: err });
-    }
+    await this.run(`mount --bind ${source} ${target}`, 'mount', ['--no-canonicalize', '--bind', source, target]);
   }
 
   async mountPointsUnder(dir: string): Promise<string[]> {
@@ -76,15 +82,12 @@ export class SystemMounter implements Mounter {
 
   async unmount(dir: string): Promise<void> {
     try {
-      await run('umount', [dir], { timeout: MOUNT_TIMEOUT_MS });
-      return;
+      await this.run(`umount ${dir}`, 'umount', [dir]);
     } catch (err) {
       if (!(await this.mountPoints()).includes(dir)) return;
-      try {
-        await run('umount', ['-l', dir], { timeout: MOUNT_TIMEOUT_MS });
-      } catch {
-        throw new KubeletError('Transient', `umount ${dir} failed: ${errorMessage(err).trim()}`, { cause: err });
-      }
+      await this.run(`umount -l ${dir}`, 'umount', ['-l', dir]).catch(() => {
+        throw err;
+      });
     }
   }
 }
