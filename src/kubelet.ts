@@ -52,6 +52,7 @@ import { PodWorkers, type PodSyncer } from './podworkers/pod-workers.ts';
 import { generatePodStatus } from './status/generate.ts';
 import { StatusManager } from './status/status-manager.ts';
 import { PROBE_RESULT_LABELS, PROBE_TYPE_LABELS, type KubeletMetrics } from './metrics/kubelet-metrics.ts';
+import { compareText } from './common/compare.ts';
 
 /** Pods synced at once: enough to start a burst of pods quickly on two cores. */
 const MAX_CONCURRENT_SYNCS = 16;
@@ -224,7 +225,7 @@ export class Kubelet implements PodSyncer {
       this.pods.delete(pod.metadata?.uid ?? '');
       this.podWorkers.terminatePod(pod);
     }
-    const added = [...change.added].sort((a, b) => String(a.metadata?.creationTimestamp ?? '').localeCompare(String(b.metadata?.creationTimestamp ?? '')));
+    const added = [...change.added].sort((a, b) => compareText(String(a.metadata?.creationTimestamp ?? ''), String(b.metadata?.creationTimestamp ?? '')));
     for (const pod of [...added, ...change.updated]) {
       const uid = pod.metadata?.uid ?? '';
       if (!this.pods.has(uid) && !this.syncedOnce.has(uid)) this.firstSeenMs.set(uid, this.deps.clock.now());

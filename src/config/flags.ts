@@ -19,6 +19,7 @@ import {
   parseSeparatedPairs,
   parseTaintList,
 } from './values.ts';
+import { compareText } from '../common/compare.ts';
 
 /** What the command line set. */
 export interface ParsedFlags {
@@ -180,7 +181,7 @@ export function usage(): string {
     const type = TYPE_NAMES[s.kind];
     rows.push([type ? `${lead} ${type}` : lead, s.help + defaultNote(key)]);
   }
-  rows.sort((a, b) => a[0].trim().replace(/^-., /, '').localeCompare(b[0].trim().replace(/^-., /, '')));
+  rows.sort((a, b) => compareText(a[0].trim().replace(/^-., /, ''), b[0].trim().replace(/^-., /, '')));
   const width = Math.max(...rows.map(([lead]) => lead.length)) + 3;
   const lines = rows.map(([lead, text]) => `  ${lead.padEnd(width)}${text}`);
   return ['Usage: tskubelet [flags]', '', 'tskubelet is a Kubernetes node agent (kubelet) written in TypeScript.', '', 'Flags:', ...lines, ''].join('\n');
@@ -195,7 +196,7 @@ function defaultNote(key: SettingKey): string {
   if (Array.isArray(v)) return ` (default [${v.join(',')}])`;
   if (typeof v === 'object' && v !== null) {
     const sep = kind === 'thresholdMap' ? '<' : '=';
-    return ` (default ${Object.entries(v).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => `${k}${sep}${String(x)}`).join(',')})`;
+    return ` (default ${Object.entries(v).sort(([a], [b]) => compareText(a, b)).map(([k, x]) => `${k}${sep}${String(x)}`).join(',')})`;
   }
   return ` (default ${typeof v === 'string' ? JSON.stringify(v) : String(v)})`;
 }

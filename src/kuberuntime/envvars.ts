@@ -10,6 +10,7 @@ import type { ConfigMap, PodObjectSource, Secret, Service } from '../kube/object
 import { KubeletError, errorMessage, invalidInput, transient, unsupported } from '../common/errors.ts';
 import { listNanos, nanosToMilli, nanosToValue, parseQuantityNanos, type ResourceList } from '../cm/quantity.ts';
 import { effectiveRequests, isStaticPod } from '../cm/qos.ts';
+import { compareText } from '../common/compare.ts';
 
 export interface EnvVarValue {
   name: string;
@@ -372,7 +373,7 @@ const joinHostPort = (host: string, port: number): string => (host.includes(':')
 /** Upstream envvars.FromServices: the variables of services (each with a cluster IP), services in name order. */
 export function fromServices(services: Service[]): EnvVarValue[] {
   const out: EnvVarValue[] = [];
-  for (const svc of [...services].sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''))) {
+  for (const svc of [...services].sort((a, b) => compareText(a.metadata?.name ?? '', b.metadata?.name ?? ''))) {
     const ports = svc.spec?.ports ?? [];
     if (!hasClusterIP(svc) || ports.length === 0) continue;
     const ip = svc.spec?.clusterIP ?? '';

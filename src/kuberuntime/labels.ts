@@ -2,6 +2,7 @@
 // so that the runtime's own state is enough to recognise our pods after a restart (adoption)
 // and tools that know the upstream kubelet (crictl, log shippers) read them as usual.
 import { createHash } from 'node:crypto';
+import { compareText } from '../common/compare.ts';
 import type { Container, Pod } from '../kube/types.ts';
 
 export const LABEL_POD_NAME = 'io.kubernetes.pod.name';
@@ -43,7 +44,7 @@ function canonicalJSON(value: unknown): string {
   if (value && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)
       .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      .sort(([a], [b]) => compareText(a, b));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJSON(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);

@@ -3,6 +3,7 @@
 // formatted like Go's strconv 'g' (1.452863488e+09), explicit timestamps in milliseconds,
 // families sorted by name and series by label values, families without series left out.
 // Pure functions.
+import { compareText } from '../common/compare.ts';
 
 /** The content type of the text format, as the Go client announces it. */
 export const TEXT_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -82,7 +83,7 @@ function renderSample(name: string, s: Sample): string {
  */
 export function renderFamilies(families: readonly MetricFamily[]): string {
   let out = '';
-  for (const f of [...families].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+  for (const f of [...families].sort((a, b) => compareText(a.name, b.name))) {
     if (f.samples.length === 0) continue;
     out += `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n`;
     for (const s of [...f.samples].sort(compareSamples)) out += renderSample(f.name, s);

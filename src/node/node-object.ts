@@ -10,6 +10,7 @@ import { formatQuantity, quantitiesEqual } from './quantity.ts';
 import { DEFAULT_ALLOCATABLE_SETTINGS, nodeAllocatableReservation, type AllocatableSettings } from '../cm/allocatable.ts';
 import { formatQuantityNanos, parseQuantityNanos } from '../cm/quantity.ts';
 import type { Node, NodeAddress, NodeCondition, NodeStatus, NodeTaint, ResourceQuantities } from './types.ts';
+import { compareText } from '../common/compare.ts';
 
 /**
  * The version this kubelet reports (nodeInfo.kubeletVersion). tskubelet follows the kubelet of
@@ -322,7 +323,7 @@ export function semanticEqual(a: unknown, b: unknown, quantityMap = false): bool
 /** True when any condition changed other than by its heartbeat (upstream nodeConditionsHaveChanged). */
 export function nodeConditionsHaveChanged(original: readonly NodeCondition[] = [], current: readonly NodeCondition[] = []): boolean {
   if (original.length !== current.length) return true;
-  const strip = (cs: readonly NodeCondition[]): NodeCondition[] => [...cs].sort((x, y) => (x.type < y.type ? -1 : x.type > y.type ? 1 : 0)).map((c) => ({ ...c, lastHeartbeatTime: undefined }));
+  const strip = (cs: readonly NodeCondition[]): NodeCondition[] => [...cs].sort((x, y) => compareText(x.type, y.type)).map((c) => ({ ...c, lastHeartbeatTime: undefined }));
   const a = strip(original);
   const b = strip(current);
   return a.some((c, i) => !semanticEqual(c, b[i]));
