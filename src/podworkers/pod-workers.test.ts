@@ -100,3 +100,25 @@ void test('a runtime change wakes an idle worker; unknown pods are ignored', asy
   assert.deepEqual(s.calls, ['sync a g0', 'sync a g0']);
   await w.stop();
 });
+
+void test('a terminate request that comes after the pod finished terminating is ignored; a new sync of the UID starts afresh', async () => {
+  const s = new RecordingSyncer();
+  const w = workers(s);
+  w.syncPod(pod('a', 1));
+  await tick(30);
+  w.terminatePod(pod('a', 2));
+  await tick(20);
+  assert.equal(w.state('a'), 'terminated');
+  w.terminatePod(pod('a', 3)); // e.g. the API's DELETED event of the pod's own final deletion
+  await tick(20);
+  assert.deepEqual(s.calls, ['sync a g1', 'terminate a g2']);
+  w.terminatePod({ metadata: { uid: 'a' } }); // an orphan's stub: the runtime still has something
+  await tick(20);
+  assert.deepEqual(s.calls.slice(2), ['terminate a gundefined']);
+  w.syncPod(pod('a', 4)); // a static pod added again: same UID, a new life
+  await tick(30);
+  w.terminatePod(pod('a', 5));
+  await tick(20);
+  assert.deepEqual(s.calls.slice(3), ['sync a g4', 'terminate a g5']);
+  await w.stop();
+});

@@ -6,7 +6,10 @@
 //                the sync asked for it (back-off ends), or every resync interval.
 //   terminating: a terminate request aborts the running sync and is never replaced by an
 //                update; terminatePod stops and removes everything the pod has.
-//   terminated:  the worker is gone; a new update for the same UID would start a new one.
+//   terminated:  the worker is gone; a new sync for the same UID starts a new one (a static pod
+//                added again), while a terminate request that comes late (the API's DELETED
+//                event of the pod's own final deletion) is ignored for a while (upstream: a
+//                finished pod takes no further updates): it would run the whole termination again.
 // Different pods proceed in parallel: syncs bounded by maxConcurrentSyncs, terminations not
 // (upstream bounds neither). A termination mostly waits on the runtime and frees what the pod
 // holds; queued behind starts, a burst of deletions would wait for whole start-ups (under churn
@@ -38,6 +41,8 @@ export interface PodWorkersDeps {
 /** After a sync or termination fails unexpectedly: retry after this long (ms), doubling to the cap. */
 const ERROR_RETRY_INITIAL_MS = 1_000;
 const ERROR_RETRY_MAX_MS = 30_000;
+/** How long a finished termination makes later terminate requests for its pod no-ops, ms. */
+const FINISHED_FOR_MS = 5 * 60_000;
 
 interface Worker {
   uid: string;
@@ -58,6 +63,8 @@ export class PodWorkers {
   private readonly waitingForSlot: { w: Worker; grant: (slot: boolean) => void }[] = [];
   private readonly stopping = new AbortController();
   private readonly idleWaiters = new Set<() => void>();
+  /** When each recently terminated pod's termination finished (ms), oldest first. */
+  private readonly finished = new Map<string, number>();
 
   constructor(deps: PodWorkersDeps) {
     this.deps = deps;
@@ -79,6 +86,7 @@ export class PodWorkers {
     if (!w) {
       w = { uid, pod, state: 'syncing', pending: null, running: false, abort: new AbortController(), timer: null, errorDelayMs: 0 };
       this.workers.set(uid, w);
+      this.finished.delete(uid);
     }
     if (w.state !== 'syncing') return;
     w.pod = pod;
@@ -89,6 +97,8 @@ export class PodWorkers {
   terminatePod(pod: Pod): void {
     const uid = pod.metadata?.uid ?? '';
     let w = this.workers.get(uid);
+    // Already done; an orphan's stub (no spec: the runtime still has something) is never ignored.
+    if (!w && pod.spec && this.recentlyFinished(uid)) return;
     if (!w) {
       w = { uid, pod, state: 'terminating', pending: null, running: false, abort: new AbortController(), timer: null, errorDelayMs: 0 };
       this.workers.set(uid, w);
@@ -129,6 +139,21 @@ export class PodWorkers {
     w.timer.unref();
   }
 
+  /** Whether the pod's termination finished less than FINISHED_FOR_MS ago. */
+  private recentlyFinished(uid: string): boolean {
+    this.forgetFinished();
+    return this.finished.has(uid);
+  }
+
+  /** Drops finished terminations older than FINISHED_FOR_MS (the map is oldest first). */
+  private forgetFinished(): void {
+    const now = this.deps.clock.now();
+    for (const [uid, at] of this.finished) {
+      if (now - at < FINISHED_FOR_MS) break;
+      this.finished.delete(uid);
+    }
+  }
+
   /** Resolves true once a sync slot is the worker's, false when its pod terminates meanwhile. */
   private async acquireSlot(w: Worker): Promise<boolean> {
     if (this.active < this.deps.maxConcurrentSyncs) {
@@ -158,6 +183,9 @@ export class PodWorkers {
             await this.deps.syncer.terminatePod(w.pod, this.stopping.signal);
             w.state = 'terminated';
             this.workers.delete(w.uid);
+            this.forgetFinished();
+            this.finished.delete(w.uid);
+            this.finished.set(w.uid, this.deps.clock.now());
             return;
           }
           if (w.abort.signal.aborted) w.abort = new AbortController();
