@@ -218,12 +218,21 @@ export class Kubelet implements PodSyncer {
 
   /**
    * Applies what changed in the pod sources: new pods are admitted and start, changed pods
-   * update, pods marked for deletion terminate gracefully, removed pods stop.
+   * update, pods marked for deletion terminate gracefully, removed pods stop. A refreshed pod
+   * (its status changed, e.g. by our own write) is kept without a sync (upstream
+   * HandlePodReconcile), unless it has readiness gates: their conditions are in the status.
    */
   applyPodChange(change: PodChange): void {
     for (const pod of change.removed) {
       this.pods.delete(pod.metadata?.uid ?? '');
       this.podWorkers.terminatePod(pod);
+    }
+    for (const pod of change.refreshed) {
+      const uid = pod.metadata?.uid ?? '';
+      if (!this.pods.has(uid)) continue;
+      this.pods.set(uid, pod);
+      if (pod.spec?.readinessGates?.length) this.podWorkers.syncPod(pod);
+      else this.podWorkers.refreshPod(pod);
     }
     const added = [...change.added].sort((a, b) => compareText(String(a.metadata?.creationTimestamp ?? ''), String(b.metadata?.creationTimestamp ?? '')));
     for (const pod of [...added, ...change.updated]) {

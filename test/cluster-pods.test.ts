@@ -194,6 +194,24 @@ test('a pod that exits 0 with restartPolicy Never Succeeds', { timeout: 120_000 
   });
 });
 
+test('a readiness gate: Ready only once another writer sets its condition True in the status', { timeout: 120_000 }, async (t) => {
+  // The kubelet does not sync a pod for a status-only change (its own writes come back as watch
+  // events) except when the pod has readiness gates: their conditions live in the status.
+  const n = node!;
+  await n.inNamespace(t, 'gate', async (ns) => {
+    const gate = 'example.com/gate';
+    await n.createPod(ns, 'gated', { readinessGates: [{ conditionType: gate }], containers: [busybox('main', SLEEP_UNTIL_TERM)] });
+    const waiting = await n.waitForPod(ns, 'gated', (p) => p.status?.containerStatuses?.[0]?.ready === true, START_TIMEOUT_MS, 'container ready');
+    assert.equal(podCondition(waiting, 'ContainersReady'), 'True');
+    assert.equal(podCondition(waiting, 'Ready'), 'False', 'the gate has no condition yet');
+    assert.equal(waiting.status?.conditions?.find((c) => c.type === 'Ready')?.reason, 'ReadinessGatesNotReady');
+    await new Promise((r) => setTimeout(r, 3_000)); // the start-up syncs are over: only the gate's change can sync it now
+    await kubectl(['patch', 'pod', 'gated', '-n', ns, '--subresource=status', '--type=strategic', '-p', JSON.stringify({ status: { conditions: [{ type: gate, status: 'True' }] } })]);
+    const ready = await n.waitForPod(ns, 'gated', (p) => podCondition(p, 'Ready') === 'True', 15_000, 'Ready once the gate is True');
+    assert.equal(podCondition(ready, gate), 'True', "the other writer's condition is kept");
+  });
+});
+
 test('a static pod gets a mirror pod that shows its status; removing the manifest deletes it', { timeout: 120_000 }, async (t) => {
   const n = node!;
   await n.inNamespace(t, 'static', async (ns) => {

@@ -22,16 +22,33 @@ test('diffPods: added, updated, removed by UID', () => {
   assert.deepEqual(uids(d.removed), ['c']);
 });
 
-test('diffPods: a different seen time alone is no update; an update keeps the first seen time', () => {
+test('diffPods: a different seen time alone is no update; updated and refreshed pods keep the first seen time', () => {
   const prev = byUid([pod('a', {}, 't0')]);
-  assert.deepEqual(diffPods(prev, [pod('a', {}, 't1')]), { added: [], updated: [], removed: [] });
+  assert.deepEqual(diffPods(prev, [pod('a', {}, 't1')]), { added: [], updated: [], refreshed: [pod('a', {}, 't0')], removed: [] });
+  assert.deepEqual(diffPods(prev, [prev.get('a')!]), { added: [], updated: [], refreshed: [], removed: [] }, 'the same object: nothing');
   const d = diffPods(prev, [pod('a', { note: 'x' }, 't1')]);
   assert.equal(d.updated[0]?.metadata?.annotations?.[CONFIG_SEEN_ANNOTATION], 't0');
   assert.equal(d.updated[0]?.metadata?.annotations?.note, 'x');
 });
 
+test('diffPods: a new status or resourceVersion only refreshes; spec, labels, annotations and the deletion mark update', () => {
+  const base = pod('a');
+  const prev = byUid([base]);
+  const withStatus: Pod = { ...base, metadata: { ...base.metadata, resourceVersion: '42' }, status: { phase: 'Running' } };
+  const d = diffPods(prev, [withStatus]);
+  assert.deepEqual([uids(d.updated), uids(d.refreshed)], [[], ['a']]);
+  assert.equal(d.refreshed[0], withStatus, 'the newer object itself (it already has the first seen time)');
+  const changes: Pod[] = [
+    { ...base, spec: { containers: [{ name: 'c', image: 'busybox:1.37' }] } },
+    { ...base, metadata: { ...base.metadata, labels: { app: 'x' } } },
+    pod('a', { note: 'x' }),
+    { ...base, metadata: { ...base.metadata, deletionTimestamp: '2026-01-01T00:00:00Z', deletionGracePeriodSeconds: 30 } },
+  ];
+  for (const changed of changes) assert.deepEqual(uids(diffPods(prev, [changed]).updated), ['a'], JSON.stringify(changed.metadata));
+});
+
 test('diffPods: empty cases, duplicate and missing UIDs', () => {
-  assert.deepEqual(diffPods(new Map(), []), { added: [], updated: [], removed: [] });
+  assert.deepEqual(diffPods(new Map(), []), { added: [], updated: [], refreshed: [], removed: [] });
   const noUid = pod('x');
   delete noUid.metadata!.uid;
   const d = diffPods(new Map(), [pod('a'), pod('a', { dup: '1' }), noUid]);
@@ -51,23 +68,24 @@ test('PodConfig: first snapshot always reported, then only changes, per source',
   assert.equal(config.seenAllSources(), false);
   send([]);
   assert.equal(config.seenAllSources(), true);
-  assert.deepEqual(changes, [{ source: 'file', initial: true, added: [], updated: [], removed: [] }]);
+  assert.deepEqual(changes, [{ source: 'file', initial: true, added: [], updated: [], refreshed: [], removed: [] }]);
   send([pod('a')]);
   send([pod('a')]);
   send([pod('a', { x: '1' }), pod('b')]);
   send([pod('b')]);
   assert.deepEqual(
-    changes.slice(1).map((c) => [c.initial, uids(c.added), uids(c.updated), uids(c.removed)]),
+    changes.slice(1).map((c) => [c.initial, uids(c.added), uids(c.updated), uids(c.refreshed), uids(c.removed)]),
     [
-      [false, ['a'], [], []],
-      [false, ['b'], ['a'], []],
-      [false, [], [], ['a']],
+      [false, ['a'], [], [], []],
+      [false, [], [], ['a'], []],
+      [false, ['b'], ['a'], [], []],
+      [false, [], [], ['b'], ['a']],
     ],
   );
   assert.deepEqual(uids(config.pods()), ['b']);
   const other = config.channel('http');
   other([pod('h')]);
-  assert.deepEqual(changes.at(-1), { source: 'http', initial: true, added: [pod('h')], updated: [], removed: [] });
+  assert.deepEqual(changes.at(-1), { source: 'http', initial: true, added: [pod('h')], updated: [], refreshed: [], removed: [] });
   assert.deepEqual(uids(config.pods()).sort(), ['b', 'h']);
 });
 

@@ -14,8 +14,14 @@ export interface PodChange {
   initial: boolean;
   /** Pods whose UID the source did not have before. */
   added: Pod[];
-  /** Pods with a known UID and different content (labels, annotations...), config.seen kept. */
+  /** Pods with a known UID and a different spec, labels, annotations or deletion mark, config.seen kept. */
   updated: Pod[];
+  /**
+   * Pods with a known UID whose newer object differs in nothing of that (its status, its
+   * resourceVersion...): nothing to do but keep the newer object (upstream checkAndUpdatePod's
+   * reconcile case, which does not sync the pod), config.seen kept.
+   */
+  refreshed: Pod[];
   /** Pods whose UID the source no longer has (as last known). */
   removed: Pod[];
 }
@@ -28,34 +34,51 @@ export interface PodSource {
 const uidOf = (pod: Pod): string => pod.metadata?.uid ?? '';
 
 /**
- * contentKey of each pod object seen: pods are read-only once a source sent them, and a source
+ * semanticKey of each pod object seen: pods are read-only once a source sent them, and a source
  * sends the same objects again in every snapshot (the API source sends all its pods on each
- * watch event), so each pod's canonical JSON is computed once, not once per snapshot.
+ * watch event), so each pod's key is computed once, not once per snapshot.
  */
-const contentKeys = new WeakMap<Pod, string>();
+const semanticKeys = new WeakMap<Pod, string>();
 
-/** A pod's content as compared for updates: everything but the config.seen annotation. */
-function contentKey(pod: Pod): string {
-  let key = contentKeys.get(pod);
+/**
+ * What of a pod, when it changes, the kubelet acts on (upstream podsDifferSemantically): spec,
+ * labels, annotations but config.seen, the deletion mark. Not the status, which the kubelet
+ * writes itself: each status write comes back as a watch event.
+ */
+function semanticKey(pod: Pod): string {
+  let key = semanticKeys.get(pod);
   if (key === undefined) {
-    const annotations = { ...pod.metadata?.annotations };
+    const m = pod.metadata ?? {};
+    const annotations = { ...m.annotations };
     delete annotations[CONFIG_SEEN_ANNOTATION];
-    key = canonicalJson({ ...pod, metadata: { ...pod.metadata, annotations } });
-    contentKeys.set(pod, key);
+    key = canonicalJson([pod.spec, m.labels, annotations, m.deletionTimestamp, m.deletionGracePeriodSeconds]);
+    semanticKeys.set(pod, key);
   }
   return key;
 }
 
+/** `pod` with the first-seen time (config.seen) of `old`, the pod it replaces. */
+function keepFirstSeen(old: Pod, pod: Pod): Pod {
+  const firstSeen = old.metadata?.annotations?.[CONFIG_SEEN_ANNOTATION];
+  if (firstSeen === pod.metadata?.annotations?.[CONFIG_SEEN_ANNOTATION]) return pod; // already does (or neither has one): no copy
+  const annotations = { ...pod.metadata?.annotations };
+  if (firstSeen !== undefined) annotations[CONFIG_SEEN_ANNOTATION] = firstSeen;
+  else delete annotations[CONFIG_SEEN_ANNOTATION];
+  return { ...pod, metadata: { ...pod.metadata, annotations } };
+}
+
 /**
  * Compares a source's known pods (by UID) with its new full snapshot. Added: new UIDs; removed:
- * UIDs gone; updated: same UID, different content other than config.seen — the updated pod keeps
- * the first-seen time of the known one (upstream checkAndUpdatePod). Pods without a UID are
- * ignored; a UID twice in `next` counts once (the first). Pure (each pod's content key is
- * memoized by object, so the pods must not be changed once diffed).
+ * UIDs gone; updated: same UID, semantically different (semanticKey); refreshed: same UID, a
+ * different object, semantically the same. Updated and refreshed pods keep the first-seen time of
+ * the known one (upstream checkAndUpdatePod). Pods without a UID are ignored; a UID twice in
+ * `next` counts once (the first). Pure (each pod's key is memoized by object, so the pods must
+ * not be changed once diffed).
  */
-export function diffPods(prev: ReadonlyMap<string, Pod>, next: readonly Pod[]): { added: Pod[]; updated: Pod[]; removed: Pod[] } {
+export function diffPods(prev: ReadonlyMap<string, Pod>, next: readonly Pod[]): { added: Pod[]; updated: Pod[]; refreshed: Pod[]; removed: Pod[] } {
   const added: Pod[] = [];
   const updated: Pod[] = [];
+  const refreshed: Pod[] = [];
   const seen = new Set<string>();
   for (const pod of next) {
     const uid = uidOf(pod);
@@ -63,20 +86,10 @@ export function diffPods(prev: ReadonlyMap<string, Pod>, next: readonly Pod[]): 
     seen.add(uid);
     const old = prev.get(uid);
     if (old === undefined) added.push(pod);
-    else if (old !== pod && contentKey(old) !== contentKey(pod)) {
-      const firstSeen = old.metadata?.annotations?.[CONFIG_SEEN_ANNOTATION];
-      if (firstSeen === pod.metadata?.annotations?.[CONFIG_SEEN_ANNOTATION]) {
-        updated.push(pod); // already carries the first-seen time (or neither has one): no copy
-        continue;
-      }
-      const annotations = { ...pod.metadata?.annotations };
-      if (firstSeen !== undefined) annotations[CONFIG_SEEN_ANNOTATION] = firstSeen;
-      else delete annotations[CONFIG_SEEN_ANNOTATION];
-      updated.push({ ...pod, metadata: { ...pod.metadata, annotations } });
-    }
+    else if (old !== pod) (semanticKey(old) !== semanticKey(pod) ? updated : refreshed).push(keepFirstSeen(old, pod));
   }
   const removed = [...prev.values()].filter((p) => !seen.has(uidOf(p)));
-  return { added, updated, removed };
+  return { added, updated, refreshed, removed };
 }
 
 export interface PodConfigDeps {
@@ -141,11 +154,11 @@ export class PodConfig {
     const known = prev ?? new Map<string, Pod>();
     const diff = diffPods(known, pods);
     for (const p of diff.removed) known.delete(uidOf(p));
-    for (const p of [...diff.added, ...diff.updated]) known.set(uidOf(p), p);
+    for (const p of [...diff.added, ...diff.updated, ...diff.refreshed]) known.set(uidOf(p), p);
     this.bySource.set(source, known);
-    if (!initial && diff.added.length + diff.updated.length + diff.removed.length === 0) return;
+    if (!initial && diff.added.length + diff.updated.length + diff.refreshed.length + diff.removed.length === 0) return;
     this.logger.debug(
-      { source, added: diff.added.length, updated: diff.updated.length, removed: diff.removed.length },
+      { source, added: diff.added.length, updated: diff.updated.length, refreshed: diff.refreshed.length, removed: diff.removed.length },
       'pod configuration changed',
     );
     try {

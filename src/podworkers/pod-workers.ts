@@ -93,6 +93,12 @@ export class PodWorkers {
     this.enqueue(w, 'sync');
   }
 
+  /** A newer object of a pod whose spec did not change: the next sync or termination uses it; nothing runs now. */
+  refreshPod(pod: Pod): void {
+    const w = this.workers.get(pod.metadata?.uid ?? '');
+    if (w && pod.spec) w.pod = pod;
+  }
+
   /** The pod must stop: abort its sync and terminate it. */
   terminatePod(pod: Pod): void {
     const uid = pod.metadata?.uid ?? '';
