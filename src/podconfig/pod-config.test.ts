@@ -42,7 +42,7 @@ test('diffPods: a new status or resourceVersion only refreshes; spec, labels, an
     { ...base, spec: { containers: [{ name: 'c', image: 'busybox:1.37' }] } },
     { ...base, metadata: { ...base.metadata, labels: { app: 'x' } } },
     pod('a', { note: 'x' }),
-    { ...base, metadata: { ...base.metadata, deletionTimestamp: '2026-01-01T00:00:00Z', deletionGracePeriodSeconds: 30 } },
+    { ...base, metadata: { ...base.metadata, deletionTimestamp: new Date('2026-01-01T00:00:00Z'), deletionGracePeriodSeconds: 30 } },
   ];
   for (const changed of changes) assert.deepEqual(uids(diffPods(prev, [changed]).updated), ['a'], JSON.stringify(changed.metadata));
 });
