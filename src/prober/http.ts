@@ -2,8 +2,8 @@
 // httpGet action (scheme, host or pod IP, port by number or name, path, headers, the kube-probe
 // User-Agent, Accept */*), redirects followed only to the same host (at most 10), TLS without
 // verification, no keep-alive, a body read of at most 10 KiB.
-import * as http from 'node:http';
 import * as https from 'node:https';
+import { http } from '../common/node-http.ts';
 import type { Container } from '../kube/types.ts';
 import { dialErrorText, isDialError, joinHostPort, resolveContainerPort, userAgent } from './net.ts';
 import type { ProbeOutcome } from './results.ts';

@@ -2,7 +2,8 @@
 // --read-only-port is set, the legacy read-only server with /healthz and /pods (upstream
 // pkg/kubelet/server). Both answer GET only; anything else is 404 or 405. Neither ever exposes
 // a secret: /pods returns the specs as the sources gave them and the generated statuses.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { http } from '../common/node-http.ts';
 import type { PodList } from '../kube/types.ts';
 import type { PodWithStatus } from '../status/status-manager.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -53,7 +54,7 @@ export function handle(deps: HttpServerDeps, req: IncomingMessage, res: ServerRe
 
 /** Starts an HTTP server on host:port; resolves once it listens. Close it with server.close(). */
 export async function listen(deps: HttpServerDeps, host: string, port: number): Promise<Server> {
-  const server = createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     try {
       handle(deps, req, res);
     } catch (err) {
