@@ -54,6 +54,13 @@ import { StatusManager } from './status/status-manager.ts';
 import { PROBE_RESULT_LABELS, PROBE_TYPE_LABELS, type KubeletMetrics } from './metrics/kubelet-metrics.ts';
 import { compareText } from './common/compare.ts';
 
+/** The statuses of the conditions a pod's readiness gates name, as one comparable string. */
+function readinessGateConditions(pod: Pod): string {
+  const gates = pod.spec?.readinessGates ?? [];
+  if (gates.length === 0) return '';
+  return gates.map((g) => `${g.conditionType}=${pod.status?.conditions?.find((c) => c.type === g.conditionType)?.status ?? ''}`).join(',');
+}
+
 /** Pods synced at once: enough to start a burst of pods quickly on two cores. */
 const MAX_CONCURRENT_SYNCS = 16;
 /** Exec probes the runtime runs at once (two per core; src/prober/exec-gate.ts says why), and how long a slow one counts. */
@@ -220,7 +227,8 @@ export class Kubelet implements PodSyncer {
    * Applies what changed in the pod sources: new pods are admitted and start, changed pods
    * update, pods marked for deletion terminate gracefully, removed pods stop. A refreshed pod
    * (its status changed, e.g. by our own write) is kept without a sync (upstream
-   * HandlePodReconcile), unless it has readiness gates: their conditions are in the status.
+   * HandlePodReconcile), unless the conditions of its readiness gates changed: a syncing pod
+   * syncs then (rejected and terminating pods have no syncing worker).
    */
   applyPodChange(change: PodChange): void {
     for (const pod of change.removed) {
@@ -229,10 +237,12 @@ export class Kubelet implements PodSyncer {
     }
     for (const pod of change.refreshed) {
       const uid = pod.metadata?.uid ?? '';
-      if (!this.pods.has(uid)) continue;
+      const old = this.pods.get(uid);
+      if (!old) continue;
       this.pods.set(uid, pod);
-      if (pod.spec?.readinessGates?.length) this.podWorkers.syncPod(pod);
-      else this.podWorkers.refreshPod(pod);
+      this.podWorkers.refreshPod(pod);
+      // Upstream NeedToReconcilePodReadiness: a syncing pod whose gates' conditions changed.
+      if (readinessGateConditions(old) !== readinessGateConditions(pod)) this.podWorkers.podChanged(uid);
     }
     const added = [...change.added].sort((a, b) => compareText(String(a.metadata?.creationTimestamp ?? ''), String(b.metadata?.creationTimestamp ?? '')));
     for (const pod of [...added, ...change.updated]) {

@@ -7,7 +7,8 @@
 // Protocol. To the helper's stdin: the argument count, then each argument, each ended by NUL, so
 // no argument is ever parsed by a shell. From its stdout: the exit status, then the command's
 // output (stdout and stderr together, trailing newlines and NULs dropped), each ended by NUL.
-// Commands run one at a time, in call order. A command that outlasts its timeout has the helper's
+// Commands run one at a time, in call order: mount and umount take milliseconds, but one that
+// hangs holds the others until its timeout. A command that outlasts its timeout has the helper's
 // whole process group killed; the next call starts a new helper. The helper ends by itself when
 // its stdin closes (this process ended).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -33,6 +34,8 @@ interface Helper {
   received: Buffer[];
   /** Settles the command in flight (at most one). */
   answer: ((res: CommandResult | Error) => void) | null;
+  /** Its process group was killed (once is enough). */
+  killed: boolean;
 }
 
 export class CommandRunner {
@@ -72,7 +75,7 @@ export class CommandRunner {
 
   private start(): Helper {
     const child = spawn('bash', ['--noprofile', '--norc', '-c', HELPER_SCRIPT], { stdio: ['pipe', 'pipe', 'ignore'], detached: true });
-    const h: Helper = { child, received: [], answer: null };
+    const h: Helper = { child, received: [], answer: null, killed: false };
     this.helper = h;
     child.stdout!.on('data', (chunk: Buffer) => {
       h.received.push(chunk);
@@ -109,12 +112,13 @@ export class CommandRunner {
     const answer = h.answer;
     h.answer = null;
     answer?.(reason);
-    if (h.child.pid !== undefined && h.child.exitCode === null && h.child.signalCode === null) {
-      try {
-        process.kill(-h.child.pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
+    if (h.killed || h.child.pid === undefined) return;
+    h.killed = true;
+    try {
+      // The group also when bash itself died: a command it ran may still be there.
+      process.kill(-h.child.pid, 'SIGKILL');
+    } catch {
+      // the group is gone
     }
   }
 }

@@ -1,5 +1,5 @@
-// Pod configuration: merges the full snapshots each pod source sends (today the static pod
-// file source) into a stream of changes for the pod workers, as upstream's
+// Pod configuration: merges the full snapshots each pod source sends (the static pod files, the
+// API server) into a stream of changes for the pod workers, as upstream's
 // pkg/kubelet/config/config.go (PodConfig, podStorage.merge) in incremental mode.
 import type { Pod } from '../kube/types.ts';
 import type { Logger } from '../observability/logger.ts';

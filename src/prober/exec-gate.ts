@@ -1,8 +1,9 @@
 // ExecGate: how many exec probes the runtime runs for us at once. Every exec is a runc process
 // set-up in the runtime; a hundred 1 s exec probes ask a 2-core node for more than it can do, and
 // with all of them in flight the runtime thrashes: each exec takes seconds, readiness is seen late
-// and the pods still starting wait behind the probes (measured with 100 pods: start p99 62 s
-// unbounded, 23 s with 4 at once; readiness lag p50 6.5 s -> 5.0 s). Upstream bounds nothing here.
+// and the pods still starting wait behind the probes (bench:compare, 100 probe pods created at
+// once on 2 cores: start p50/p99 20.0/62.5 s unbounded, 15.7/23.4 s with 4 at once; readiness
+// lag p50 6.6 -> 5.1 s; 2 or 8 at once did worse). Upstream bounds nothing here.
 //
 // Waiting probes go first come first served. An exec holds its place for at most `releaseAfterMs`:
 // past that it is waiting on the command (a sleep, a slow check), not loading the runtime, so a

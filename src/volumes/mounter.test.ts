@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { isInvalidInput } from '../common/errors.ts';
 import { SystemMounter, mountPointsBelow, parseMountInfo } from './mounter.ts';
 
 const MOUNTINFO = `22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
@@ -43,4 +44,8 @@ test('SystemMounter: tmpfs mount, idempotent, found and unmounted (root only)', 
     for (const p of await m.mountPointsUnder(base)) await m.unmount(p);
     await rm(base, { recursive: true, force: true });
   }
+});
+
+test('SystemMounter: a path with a NUL byte is refused as invalid input, never run', async () => {
+  await assert.rejects(new SystemMounter().mountTmpfs('/tmp/a\0b', {}), (err: unknown) => isInvalidInput(err) && /NUL/.test(String(err)));
 });

@@ -56,14 +56,15 @@ export class SystemMounter implements Mounter {
     return parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
   }
 
-  /** Runs mount/umount; throws (Transient, `what failed: output`) unless it exits 0. */
+  /** Runs mount/umount; throws unless it exits 0 (Transient with its output; the runner's own error, e.g. InvalidInput, as its code). */
   private async run(what: string, file: string, args: string[]): Promise<void> {
+    let res;
     try {
-      const res = await this.commands.run(file, args, MOUNT_TIMEOUT_MS);
-      if (res.exitCode !== 0) throw new Error(`exit status ${res.exitCode}: ${res.output.trim()}`);
+      res = await this.commands.run(file, args, MOUNT_TIMEOUT_MS);
     } catch (err) {
-      throw new KubeletError('Transient', `${what} failed: ${errorMessage(err).trim()}`, { cause: err });
+      throw new KubeletError(err instanceof KubeletError ? err.code : 'Transient', `${what} failed: ${errorMessage(err)}`, { cause: err });
     }
+    if (res.exitCode !== 0) throw new KubeletError('Transient', `${what} failed: exit status ${res.exitCode}: ${res.output.trim()}`);
   }
 
   async mountTmpfs(dir: string, opts: { sizeBytes?: number }): Promise<void> {
