@@ -6,10 +6,11 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CriClient } from '../../src/cri/client.ts';
-import type { HttpKubeClient } from '../../src/kube/client.ts';
+import { isAbort } from '../../src/common/errors.ts';
+import { KubeApiError, type HttpKubeClient } from '../../src/kube/client.ts';
 import type { Pod } from '../../src/kube/types.ts';
 import { LABEL_CONTAINER_NAME, LABEL_POD_NAME } from '../../src/kuberuntime/labels.ts';
-import { SLEEP_SCRIPT, type PodWatchRecorder, type PodWatchTimeline } from './cluster-api.ts';
+import { SLEEP_SCRIPT, isApiNotFound, type PodWatchRecorder, type PodWatchTimeline } from './cluster-api.ts';
 import { findNamespacePods } from './cluster-runtime.ts';
 import type { ChurnResult, CpuWindow, HoldResult, LagResult, ProbeResult, StartResult } from './compare-report.ts';
 import { containerdPid, machineBusyMs, processCpuMs, type WallClock } from './host.ts';
@@ -192,11 +193,29 @@ export async function createAll(ctx: ScenarioContext, names: readonly string[], 
 /** Deletes the pods at once; resolves to each one's delete-call time. */
 export async function deleteAll(ctx: ScenarioContext, names: readonly string[]): Promise<Map<string, number>> {
   const calls = new Map<string, number>();
-  await Promise.all(names.map((name) => {
+  await Promise.all(names.map(async (name) => {
     calls.set(name, ctx.clock.now());
-    return ctx.admin.request('DELETE', `/api/v1/namespaces/${ctx.ns}/pods/${name}`, { signal: ctx.signal });
+    await deleteRetryingDrops(() => ctx.admin.request('DELETE', `/api/v1/namespaces/${ctx.ns}/pods/${name}`, { signal: ctx.signal }));
   }));
   return calls;
+}
+
+/**
+ * Runs a DELETE, again (up to twice, 200 ms apart) when the connection dropped without an answer
+ * (a keep-alive connection the API server closed as it was reused: "socket hang up"); a 404 on
+ * a repeat means the first one went through. An answer of the API server is never repeated.
+ */
+export async function deleteRetryingDrops(del: () => Promise<unknown>, tries = 3): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await del();
+      return;
+    } catch (err) {
+      if (attempt > 1 && isApiNotFound(err)) return;
+      if (err instanceof KubeApiError || isAbort(err) || attempt >= tries) throw err;
+      await sleep(200);
+    }
+  }
 }
 
 /**
